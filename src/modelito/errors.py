@@ -1,0 +1,24 @@
+"""Errors a user can cause and fix. Each says what was wrong, the value, and what is allowed."""
+
+from __future__ import annotations
+
+
+class ModelitoError(Exception):
+    """Base class: a mistake the user can fix. The CLI and server print it without a traceback."""
+
+
+class ParameterError(ModelitoError, ValueError):
+    """A generation parameter is unknown, of the wrong type, or out of range."""
+
+    def __init__(self, name: str, value: object, allowed: str, hint: str = "") -> None:
+        self.name, self.value, self.allowed, self.hint = name, value, allowed, hint
+        message = f"{name}={value!r} is not allowed: {allowed}"
+        super().__init__(f"{message}. {hint}" if hint else message)
+
+
+class PromptTooLongError(ModelitoError, ValueError):
+    """The prompt (plus the tokens asked for) does not fit in the model's context."""
+
+
+class ModelLoadError(ModelitoError):
+    """A model could not be found, downloaded or read."""

@@ -1,0 +1,1 @@
+"""Training modelito's own tokenizers and tiny models."""

@@ -1,0 +1,57 @@
+"""Shared test fixtures: the real model files in ../shared/fixtures and a tiny model built once."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+# No test may reach the network: hub ids must resolve from the local cache or fail clearly.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = Path(os.environ.get("MODELITO_FIXTURES", ROOT.parent / "shared" / "fixtures"))
+REQUIRE = os.environ.get("MODELITO_REQUIRE_FIXTURES") == "1"
+
+
+def fixture_path(name: str) -> Path:
+    """A folder of ../shared/fixtures; skip (or fail in CI) when it is missing."""
+    path = FIXTURES / name
+    if not path.exists():
+        message = f"fixture {path} is missing (set MODELITO_FIXTURES to the shared fixtures folder)"
+        if REQUIRE:
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_path(tmp_path_factory) -> Path:
+    from modelito.testing import tiny_model
+
+    return tiny_model(tmp_path_factory.mktemp("tiny") / "model", seed=0)
+
+
+@pytest.fixture(scope="session")
+def tiny_lm(tiny_path):
+    import modelito
+
+    return modelito.load(tiny_path, device="cpu")
+
+
+@pytest.fixture(scope="session")
+def stories_path() -> Path:
+    return fixture_path("stories260k")
+
+
+@pytest.fixture(scope="session")
+def stories_lm(stories_path):
+    import modelito
+
+    return modelito.load(stories_path, device="cpu")
+
+
+@pytest.fixture(scope="session")
+def qwen_instruct_path() -> Path:
+    return fixture_path("qwen2.5-0.5b-instruct")
