@@ -81,31 +81,38 @@ def generate_steps(
         if i:
             logits = decode_step(model, token[:, None], cache)
         scores = run_stages(stages, ids, logits)
-        token = choose(scores[-1], params.do_sample, generator)  # [B]
-        yield observe(scores, token, params)
+        final_lp = scores[-1].log_softmax(-1)  # shared by the draw and the trace
+        token = choose(final_lp, params.do_sample, generator)  # [B]
+        yield observe(scores, final_lp, token, params)
         ids = torch.cat([ids, token[:, None]], dim=1)
 
 
-def observe(scores: list[torch.Tensor], token: torch.Tensor, params: GenerationParams) -> Draw:
-    """Select, on the device, what the trace keeps of this step; copy only that to the host."""
-    logps = [s.log_softmax(-1) for s in scores]  # S x [B, V]
-    if not params.do_sample:
-        # Greedy: the token is chosen with certainty, whatever the scores said.
-        logps.append(torch.full_like(logps[-1], float("-inf")).scatter(1, token[:, None], 0.0))
-    model_lp, final_lp = logps[0], logps[-1]
-    top = model_lp.topk(params.top_n, dim=-1).indices  # [B, N]
+def observe(scores: list[torch.Tensor], final_lp: torch.Tensor, token: torch.Tensor, params: GenerationParams) -> Draw:
+    """Select, on the device, what the trace keeps of this step; copy only that to the host.
+
+    `scores` are the raw logits then each stage's output [B, V]; `final_lp` is log_softmax(scores[-1]).
+    """
+    model_lp = scores[0].log_softmax(-1)
+    top = scores[0].topk(params.top_n, dim=-1).indices  # [B, N]
     candidates = torch.cat([top, token[:, None]], dim=1)  # [B, N+1]: the top N, then the chosen one
-    stage_lp = torch.stack([lp.gather(1, candidates) for lp in logps], dim=-1)  # [B, N+1, S]
-    chosen_lp = model_lp.gather(1, token[:, None])
-    rank = (model_lp > chosen_lp).sum(-1) + 1
+    # Intermediate stages: gather the candidates, normalise by logsumexp (no [B, V] copy per stage).
+    columns = [model_lp.gather(1, candidates)]
+    columns += [s.gather(1, candidates) - s.logsumexp(-1, keepdim=True) for s in scores[1:-1]]
+    if len(scores) > 1:
+        columns.append(final_lp.gather(1, candidates))
+    if params.do_sample:
+        sampling_entropy = torch.special.entr(final_lp.exp()).sum(-1)
+    else:
+        # Greedy: the token is chosen with certainty, whatever the scores said.
+        columns.append(torch.where(candidates == token[:, None], 0.0, float("-inf")))
+        sampling_entropy = torch.zeros_like(final_lp[:, 0])
+    stage_lp = torch.stack(columns, dim=-1)  # [B, N+1, S]
+    rank = (scores[0] > scores[0].gather(1, token[:, None])).sum(-1) + 1
     entropy = torch.special.entr(model_lp.exp()).sum(-1)
-    sampling_entropy = torch.special.entr(final_lp.exp()).sum(-1)
 
     ints = torch.cat([candidates, rank[:, None]], dim=1).tolist()
-    floats = torch.cat(
-        [stage_lp.flatten(1), entropy[:, None], sampling_entropy[:, None]], dim=1
-    ).tolist()
-    n, s = params.top_n, len(logps)
+    floats = torch.cat([stage_lp.flatten(1), entropy[:, None], sampling_entropy[:, None]], dim=1).tolist()
+    n, s = params.top_n, len(columns)
     per_row = [[row[j * s : (j + 1) * s] for j in range(n + 1)] for row in floats]
     return Draw(
         token_ids=[r[n] for r in ints],

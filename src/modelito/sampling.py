@@ -102,12 +102,22 @@ def top_p(p: float, min_keep: int = 1) -> Processor:
     """Keep the most likely tokens until their probability adds up to p. transformers: TopPLogitsWarper."""
 
     def apply(ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
-        ascending, order = torch.sort(scores, descending=False)
+        finite = int(torch.isfinite(scores).sum(-1).max())
+        if finite <= scores.shape[-1] // 4:
+            # After top-k only a few scores are finite. Removed tokens add exactly 0 to every
+            # cumulative sum, so ordering just the finite ones gives the same cut, without sorting
+            # the whole vocabulary (the costliest operation of the sampler).
+            values, order = scores.topk(max(finite, min_keep), dim=-1)
+            ascending, order = values.flip(-1), order.flip(-1)
+            removed = torch.isneginf(scores)  # tokens outside the set stay removed
+        else:
+            ascending, order = torch.sort(scores, descending=False)
+            removed = torch.zeros_like(scores, dtype=torch.bool)
         cumulative = ascending.softmax(-1).cumsum(-1)
         # The least likely tokens whose total mass stays within 1 - p go; the last min_keep always stay.
         drop = cumulative <= (1 - p)
         drop[..., -min_keep:] = False
-        return scores.masked_fill(drop.scatter(1, order, drop), NEG_INF)
+        return scores.masked_fill(removed.scatter(1, order, drop), NEG_INF)
 
     return apply
 
@@ -171,8 +181,8 @@ def run_stages(stages: Sequence[Stage], ids: torch.Tensor, logits: torch.Tensor)
     return out
 
 
-def choose(scores: torch.Tensor, do_sample: bool, generator: torch.Generator | None) -> torch.Tensor:
-    """The next token of each row [B]: a draw from softmax(scores), or its argmax when greedy."""
+def choose(logprobs: torch.Tensor, do_sample: bool, generator: torch.Generator | None) -> torch.Tensor:
+    """The next token of each row [B]: a draw from the final distribution, or its argmax when greedy."""
     if not do_sample:
-        return scores.argmax(-1)
-    return torch.multinomial(scores.softmax(-1), 1, generator=generator).squeeze(1)
+        return logprobs.argmax(-1)
+    return torch.multinomial(logprobs.exp(), 1, generator=generator).squeeze(1)

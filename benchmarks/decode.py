@@ -1,0 +1,133 @@
+"""Decode throughput: modelito's engine (with traces) against transformers' `model.generate`.
+
+    .venv/bin/python benchmarks/decode.py                       # float32 and bfloat16, 3 repetitions
+    .venv/bin/python benchmarks/decode.py --dtypes float32 --repetitions 5 --threads 2
+
+What it measures, per dtype (one `modelito.load` each, on the CPU):
+
+- ours:   `lm.generate(messages, top_n=20, seed=..., max_new_tokens=N, min_new_tokens=N)`, the
+          whole call: chat template, prefill, N decode steps, the per-token trace (top 20
+          alternatives, every sampler stage), and the Result.
+- theirs: `lm.model.generate(input_ids, attention_mask=..., output_scores=True,
+          return_dict_in_generate=True, max_new_tokens=N, min_new_tokens=N)` after
+          `torch.manual_seed(...)`, on the same prompt ids.
+
+Both sample with the model's own generation_config (do_sample, temperature 0.7, top_k 20, top_p 0.8,
+repetition_penalty 1.1 for Qwen2.5-Instruct); min_new_tokens = max_new_tokens forbids EOS, so both
+always write exactly N tokens (checked). After one warm-up call of each, the two run interleaved
+(ours, theirs, ours, theirs, ...) R times, so drifts in machine load hit both alike. Throughput is
+N / wall seconds of the whole call, median over the repetitions; ratio = ours / theirs.
+
+The default model is `random:<fixtures>/qwen2.5-0.5b-instruct` (the real architecture, random
+weights, no network), fixtures being $MODELITO_FIXTURES or ../shared/fixtures from the repo root.
+Progress goes to stderr; one JSON line per dtype goes to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+import transformers
+
+import modelito
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = Path(os.environ.get("MODELITO_FIXTURES") or REPO.parent / "shared" / "fixtures")
+MESSAGES = [{"role": "user", "content": "Hola modelito, hablas español?"}]
+TOP_N = 20
+SEED = 1234
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def run_ours(lm, new_tokens: int, seed: int) -> float:
+    start = time.perf_counter()
+    result = lm.generate(MESSAGES, top_n=TOP_N, seed=seed, max_new_tokens=new_tokens, min_new_tokens=new_tokens)
+    elapsed = time.perf_counter() - start
+    produced = len(result.sequences[0].token_ids)
+    assert produced == new_tokens, f"modelito produced {produced} tokens, not {new_tokens}"
+    return elapsed
+
+
+def run_theirs(lm, ids: list[int], new_tokens: int, seed: int) -> float:
+    input_ids = torch.tensor([ids], device=lm.device)
+    attention_mask = torch.ones_like(input_ids)
+    torch.manual_seed(seed)
+    start = time.perf_counter()
+    with torch.inference_mode():
+        out = lm.model.generate(
+            input_ids, attention_mask=attention_mask, output_scores=True, return_dict_in_generate=True,
+            max_new_tokens=new_tokens, min_new_tokens=new_tokens,
+        )
+    elapsed = time.perf_counter() - start
+    produced = out.sequences.shape[1] - input_ids.shape[1]
+    assert produced == new_tokens, f"transformers produced {produced} tokens, not {new_tokens}"
+    return elapsed
+
+
+def bench(model: str, dtype: str, repetitions: int, new_tokens: int) -> dict:
+    log(f"[{dtype}] loading {model}")
+    lm = modelito.load(model, device="cpu", dtype=dtype)
+    _, ids = lm.prompt_ids(MESSAGES)
+    params = lm.params(len(ids), max_new_tokens=new_tokens, min_new_tokens=new_tokens)
+    assert params.do_sample, "the model's generation_config should sample"
+    log(f"[{dtype}] prompt {len(ids)} tokens; {params.strategy}: temperature {params.temperature}, "
+        f"top_k {params.top_k}, top_p {params.top_p}, repetition_penalty {params.repetition_penalty}")
+
+    log(f"[{dtype}] warm-up")
+    run_ours(lm, new_tokens, SEED)
+    run_theirs(lm, ids, new_tokens, SEED)
+    ours, theirs = [], []
+    for i in range(repetitions):
+        ours.append(run_ours(lm, new_tokens, SEED + i))
+        theirs.append(run_theirs(lm, ids, new_tokens, SEED + i))
+        log(f"[{dtype}] rep {i + 1}/{repetitions}: modelito {ours[-1]:.2f}s, transformers {theirs[-1]:.2f}s")
+
+    ours_tps = new_tokens / statistics.median(ours)
+    theirs_tps = new_tokens / statistics.median(theirs)
+    return {
+        "benchmark": "decode",
+        "strategy": params.strategy,
+        "model": model,
+        "dtype": dtype,
+        "new_tokens": new_tokens,
+        "prompt_tokens": len(ids),
+        "repetitions": repetitions,
+        "modelito_tokens_per_s": round(ours_tps, 3),
+        "transformers_tokens_per_s": round(theirs_tps, 3),
+        "ratio": round(ours_tps / theirs_tps, 3),
+        "modelito_s": [round(t, 4) for t in ours],
+        "transformers_s": [round(t, 4) for t in theirs],
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "threads": torch.get_num_threads(),
+        "machine": f"{platform.platform()}, {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dtypes", default="float32,bfloat16", help="comma-separated (default: %(default)s)")
+    parser.add_argument("--repetitions", type=int, default=3, help="timed calls per side (default: %(default)s)")
+    parser.add_argument("--new-tokens", type=int, default=64, help="tokens per call (default: %(default)s)")
+    parser.add_argument("--model", default=f"random:{FIXTURES / 'qwen2.5-0.5b-instruct'}")
+    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: leave)")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    for dtype in (d.strip() for d in args.dtypes.split(",") if d.strip()):
+        print(json.dumps(bench(args.model, dtype, args.repetitions, args.new_tokens)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
