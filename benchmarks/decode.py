@@ -1,26 +1,27 @@
 """Decode throughput: modelito's engine (with traces) against transformers' `model.generate`.
 
-    .venv/bin/python benchmarks/decode.py                       # float32 and bfloat16, 3 repetitions
-    .venv/bin/python benchmarks/decode.py --dtypes float32 --repetitions 5 --threads 2
+    .venv/bin/python benchmarks/decode.py                  # float32 and bfloat16, sample and beam, 3 repetitions
+    .venv/bin/python benchmarks/decode.py --dtypes float32 --strategies beam --repetitions 5 --threads 2
 
-What it measures, per dtype (one `modelito.load` each, on the CPU):
+What it measures, per dtype (one `modelito.load` each, on the CPU) and strategy:
 
-- ours:   `lm.generate(messages, top_n=20, seed=..., max_new_tokens=N, min_new_tokens=N)`, the
+- ours:   `lm.generate(messages, top_n=20, seed=..., max_new_tokens=N, min_new_tokens=N, ...)`, the
           whole call: chat template, prefill, N decode steps, the per-token trace (top 20
-          alternatives, every sampler stage), and the Result.
+          alternatives, every sampler stage; for beams also the search tree), and the Result.
 - theirs: `lm.model.generate(input_ids, attention_mask=..., output_scores=True,
-          return_dict_in_generate=True, max_new_tokens=N, min_new_tokens=N)` after
+          return_dict_in_generate=True, max_new_tokens=N, min_new_tokens=N, ...)` after
           `torch.manual_seed(...)`, on the same prompt ids.
 
-Both sample with the model's own generation_config (do_sample, temperature 0.7, top_k 20, top_p 0.8,
-repetition_penalty 1.1 for Qwen2.5-Instruct); min_new_tokens = max_new_tokens forbids EOS, so both
+"sample" uses the model's own generation_config (do_sample, temperature 0.7, top_k 20, top_p 0.8,
+repetition_penalty 1.1 for Qwen2.5-Instruct); "beam" adds num_beams=5, do_sample=False (the
+repetition penalty still applies). min_new_tokens = max_new_tokens forbids EOS, so both
 always write exactly N tokens (checked). After one warm-up call of each, the two run interleaved
 (ours, theirs, ours, theirs, ...) R times, so drifts in machine load hit both alike. Throughput is
 N / wall seconds of the whole call, median over the repetitions; ratio = ours / theirs.
 
 The default model is `random:<fixtures>/qwen2.5-0.5b-instruct` (the real architecture, random
 weights, no network), fixtures being $MODELITO_FIXTURES or ../shared/fixtures from the repo root.
-Progress goes to stderr; one JSON line per dtype goes to stdout.
+Progress goes to stderr; one JSON line per dtype and strategy goes to stdout.
 """
 
 from __future__ import annotations
@@ -50,24 +51,30 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def run_ours(lm, new_tokens: int, seed: int) -> float:
+# Extra generate() arguments per strategy, on top of max_new_tokens = min_new_tokens = N.
+STRATEGIES = {
+    "sample": {},  # the model's own generation_config: temperature 0.7, top_k 20, top_p 0.8, ...
+    "beam": {"num_beams": 5, "do_sample": False},
+}
+
+
+def run_ours(lm, kwargs: dict, new_tokens: int, seed: int) -> float:
     start = time.perf_counter()
-    result = lm.generate(MESSAGES, top_n=TOP_N, seed=seed, max_new_tokens=new_tokens, min_new_tokens=new_tokens)
+    result = lm.generate(MESSAGES, top_n=TOP_N, seed=seed, **kwargs)
     elapsed = time.perf_counter() - start
     produced = len(result.sequences[0].token_ids)
     assert produced == new_tokens, f"modelito produced {produced} tokens, not {new_tokens}"
     return elapsed
 
 
-def run_theirs(lm, ids: list[int], new_tokens: int, seed: int) -> float:
+def run_theirs(lm, ids: list[int], kwargs: dict, new_tokens: int, seed: int) -> float:
     input_ids = torch.tensor([ids], device=lm.device)
     attention_mask = torch.ones_like(input_ids)
     torch.manual_seed(seed)
     start = time.perf_counter()
     with torch.inference_mode():
         out = lm.model.generate(
-            input_ids, attention_mask=attention_mask, output_scores=True, return_dict_in_generate=True,
-            max_new_tokens=new_tokens, min_new_tokens=new_tokens,
+            input_ids, attention_mask=attention_mask, output_scores=True, return_dict_in_generate=True, **kwargs
         )
     elapsed = time.perf_counter() - start
     produced = out.sequences.shape[1] - input_ids.shape[1]
@@ -75,29 +82,29 @@ def run_theirs(lm, ids: list[int], new_tokens: int, seed: int) -> float:
     return elapsed
 
 
-def bench(model: str, dtype: str, repetitions: int, new_tokens: int) -> dict:
-    log(f"[{dtype}] loading {model}")
-    lm = modelito.load(model, device="cpu", dtype=dtype)
+def bench(lm, model: str, dtype: str, strategy: str, repetitions: int, new_tokens: int) -> dict:
     _, ids = lm.prompt_ids(MESSAGES)
-    params = lm.params(len(ids), max_new_tokens=new_tokens, min_new_tokens=new_tokens)
-    assert params.do_sample, "the model's generation_config should sample"
-    log(f"[{dtype}] prompt {len(ids)} tokens; {params.strategy}: temperature {params.temperature}, "
-        f"top_k {params.top_k}, top_p {params.top_p}, repetition_penalty {params.repetition_penalty}")
+    # min_new_tokens = max_new_tokens forbids EOS: both sides always write exactly N tokens.
+    kwargs = {**STRATEGIES[strategy], "max_new_tokens": new_tokens, "min_new_tokens": new_tokens}
+    params = lm.params(len(ids), **kwargs)
+    assert params.strategy == strategy, f"{kwargs} should give {strategy}, not {params.strategy}"
+    log(f"[{dtype} {strategy}] prompt {len(ids)} tokens; temperature {params.temperature}, top_k {params.top_k}, "
+        f"top_p {params.top_p}, repetition_penalty {params.repetition_penalty}, num_beams {params.num_beams}")
 
-    log(f"[{dtype}] warm-up")
-    run_ours(lm, new_tokens, SEED)
-    run_theirs(lm, ids, new_tokens, SEED)
+    log(f"[{dtype} {strategy}] warm-up")
+    run_ours(lm, kwargs, new_tokens, SEED)
+    run_theirs(lm, ids, kwargs, new_tokens, SEED)
     ours, theirs = [], []
     for i in range(repetitions):
-        ours.append(run_ours(lm, new_tokens, SEED + i))
-        theirs.append(run_theirs(lm, ids, new_tokens, SEED + i))
-        log(f"[{dtype}] rep {i + 1}/{repetitions}: modelito {ours[-1]:.2f}s, transformers {theirs[-1]:.2f}s")
+        ours.append(run_ours(lm, kwargs, new_tokens, SEED + i))
+        theirs.append(run_theirs(lm, ids, kwargs, new_tokens, SEED + i))
+        log(f"[{dtype} {strategy}] rep {i + 1}/{repetitions}: modelito {ours[-1]:.2f}s, transformers {theirs[-1]:.2f}s")
 
     ours_tps = new_tokens / statistics.median(ours)
     theirs_tps = new_tokens / statistics.median(theirs)
     return {
         "benchmark": "decode",
-        "strategy": params.strategy,
+        "strategy": strategy,
         "model": model,
         "dtype": dtype,
         "new_tokens": new_tokens,
@@ -121,12 +128,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repetitions", type=int, default=3, help="timed calls per side (default: %(default)s)")
     parser.add_argument("--new-tokens", type=int, default=64, help="tokens per call (default: %(default)s)")
     parser.add_argument("--model", default=f"random:{FIXTURES / 'qwen2.5-0.5b-instruct'}")
+    parser.add_argument("--strategies", default="sample,beam", help="comma-separated: sample, beam (default: %(default)s)")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: leave)")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     for dtype in (d.strip() for d in args.dtypes.split(",") if d.strip()):
-        print(json.dumps(bench(args.model, dtype, args.repetitions, args.new_tokens)), flush=True)
+        log(f"[{dtype}] loading {args.model}")
+        lm = modelito.load(args.model, device="cpu", dtype=dtype)
+        for strategy in (s.strip() for s in args.strategies.split(",") if s.strip()):
+            print(json.dumps(bench(lm, args.model, dtype, strategy, args.repetitions, args.new_tokens)), flush=True)
 
 
 if __name__ == "__main__":

@@ -28,11 +28,15 @@ def teacher_forced_logits(model, ids: list[int]) -> torch.Tensor:
     return out.logits[0].float()
 
 
-def processed_logprobs(model, prompt_ids: list[int], new_ids: list[int], **kwargs) -> list[torch.Tensor]:
-    """For each generated position, log_softmax of transformers' processed scores [V]."""
+def processed_logprobs(model, prompt_ids: list[int], new_ids: list[int], beam: bool = False,
+                       **kwargs) -> list[torch.Tensor]:
+    """For each generated position, log_softmax of transformers' processed scores [V]. Beam search
+    processes log-probabilities (`_beam_search`: log_softmax, then the processors), sampling logits."""
     procs = hf_processors(model, len(prompt_ids), **kwargs)
     full = list(prompt_ids) + list(new_ids)
     logits = teacher_forced_logits(model, full)
+    if beam:
+        logits = logits.log_softmax(-1)
     out = []
     for i in range(len(new_ids)):
         upto = len(prompt_ids) + i

@@ -74,6 +74,52 @@ def test_greedy_marks_sampling_knobs_inactive(qwen_instruct_path):
     assert set(params.inactive()) == {"temperature", "top_k", "top_p"}
 
 
+def test_none_turns_a_setting_off_as_in_transformers(stories_path):
+    from transformers import GenerationMixin
+
+    config = GenerationConfig.from_pretrained(stories_path)
+    kwargs = {"do_sample": True, "top_k": None, "eos_token_id": None, "temperature": None}
+
+    class Holder(GenerationMixin):
+        def __init__(self):
+            self.generation_config = config
+            self.config = type("C", (), {"_get_generation_parameters": lambda self: {}})()
+
+    theirs, _ = Holder()._prepare_generation_config(None, **kwargs)
+    assert theirs.top_k is None and theirs.eos_token_id is None
+    ours = resolve(kwargs, config)
+    assert ours.top_k == 0 and ours.eos_token_ids == () and ours.temperature == 1.0  # off, like None there
+    assert ours.sources["top_k"] == "user"
+
+
+def test_max_new_tokens_from_the_model_beats_your_max_length_and_says_so(qwen_instruct_path):
+    base = GenerationConfig.from_pretrained(qwen_instruct_path.parent / "qwen2.5-0.5b")
+    assert base.max_new_tokens == 2048  # the base model's own setting
+    params = resolve({"max_length": 30}, base, prompt_length=5, context_length=32768)
+    assert params.max_new_tokens == 2048 and params.sources["max_new_tokens"] == "model"
+    assert any("max_length=30 has no effect" in n for n in params.notes)
+    explicit = resolve({}, GenerationConfig(max_length=20), prompt_length=5)
+    assert explicit.max_new_tokens == 15  # a max_length the model sets counts the prompt
+    assert resolve({}, None, prompt_length=500, context_length=512).max_new_tokens == 12  # default, within context
+
+
+def test_model_settings_modelito_does_not_apply_are_reported():
+    params = resolve({}, GenerationConfig(suppress_tokens=[5], max_new_tokens=5))
+    assert any("suppress_tokens" in n for n in params.notes)
+
+
+def test_temperature_zero_is_fine_when_greedy():
+    assert "temperature" in resolve({"do_sample": False, "temperature": 0.0}, None).inactive()
+
+
+def test_token_ids_are_checked_against_the_vocabulary():
+    import torch
+
+    assert resolve({"eos_token_id": torch.tensor([2, 3])}, None, vocab_size=10).eos_token_ids == (2, 3)
+    with pytest.raises(ParameterError, match=r"eos_token_id=\[5, 1000000\].*below 100"):
+        resolve({"eos_token_id": [5, 10**6], "min_new_tokens": 2}, None, vocab_size=100)
+
+
 def test_max_length_counts_the_prompt():
     assert resolve({"max_length": 30}, None, prompt_length=12).max_new_tokens == 18
     with pytest.raises(ParameterError, match="max_length"):
@@ -100,7 +146,9 @@ def test_max_length_counts_the_prompt():
     ({"temperature": float("nan")}, "temperature"),
     ({"stop_strings": [""]}, "stop_strings"),
     ({"tempreature": 0.5}, "tempreature"),
-    ({"num_beams": 4}, "num_beams"),
+    ({"eos_token_id": "</s>"}, "eos_token_id"),
+    ({"eos_token_id": [2, -1]}, "eos_token_id"),
+    ({"stop_strings": 5}, "stop_strings"),
 ])
 def test_bad_values_name_the_parameter_value_and_range(kwargs, name):
     with pytest.raises(ParameterError) as err:
@@ -108,7 +156,7 @@ def test_bad_values_name_the_parameter_value_and_range(kwargs, name):
     assert err.value.name == name
     message = str(err.value)
     assert message.startswith(f"{name}=")
-    if name not in ("stop_strings",):  # stop_strings is shown as the tuple it became
+    if kwargs[name] != [""]:
         assert repr(kwargs[name]) in message
     assert "allowed" in message
 
@@ -144,3 +192,5 @@ def test_bad_values_through_lm_generate_and_long_prompts(tiny_lm):
         tiny_lm.generate("hola " * 400)
     with pytest.raises(ParameterError, match="prompt"):
         tiny_lm.generate([{"role": "user"}])
+    with pytest.raises(ParameterError, match="input_ids=.*the prompt as text"):
+        tiny_lm.generate(input_ids=[[1, 2]], max_new_tokens=3)

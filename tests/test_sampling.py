@@ -50,6 +50,16 @@ def test_top_p_after_top_k_takes_the_short_path_and_agrees(k, p):
         assert torch.equal(ours[torch.isfinite(ours)], theirs[torch.isfinite(theirs)])
 
 
+def test_top_p_with_tied_scores_keeps_what_transformers_keeps():
+    """bfloat16 logits tie often; transformers' sort decides which tied token survives the cut."""
+    tied = torch.tensor([[3.0, 1, 3, 0, 0, 1] + [float("-inf")] * 18])
+    assert torch.equal(sampling.top_p(0.3)(None, tied.clone()), lp.TopPLogitsWarper(0.3)(None, tied.clone()))
+    for seed in range(20):
+        scores = (scores_batch(4000, seed, rows=2) + 5).bfloat16().float()
+        scores = lp.TopKLogitsWarper(50)(None, scores)
+        assert torch.equal(sampling.top_p(0.8)(None, scores.clone()), lp.TopPLogitsWarper(0.8)(None, scores.clone()))
+
+
 def test_exact_values_on_a_four_token_vector():
     """Worked by hand: p = softmax([ln 4, ln 3, ln 2, ln 1]) = [0.4, 0.3, 0.2, 0.1]."""
     logits = torch.tensor([[math.log(4), math.log(3), math.log(2), 0.0]])

@@ -40,3 +40,15 @@ def test_earliest_stop_string_wins(tiny_lm):
     stream = TextStream(tok, stop_strings=["c", "ab"])
     out = "".join(stream.push(i) for i in tok("xxabc", add_special_tokens=False)["input_ids"]) + stream.flush()
     assert out == "xx" and stream.stop_string == "ab"
+
+
+def test_a_special_token_can_be_a_stop_string(tiny_lm):
+    tok = tiny_lm.tokenizer
+    ids = tok("Hola<|im_end|>más texto", add_special_tokens=False)["input_ids"]
+    stream = TextStream(tok, stop_strings=["<|im_end|>"])
+    shown = ""
+    for i in ids:
+        shown += stream.push(i)
+        if stream.stop_string:
+            break
+    assert shown + stream.flush() == "Hola" and stream.stop_string == "<|im_end|>"

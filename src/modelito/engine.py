@@ -40,9 +40,10 @@ class Draw:
     chosen_stages: list[list[float]]  # [B][S]
 
 
-def stage_names(stages: tuple[Stage, ...], params: GenerationParams) -> tuple[str, ...]:
-    """Names of the recorded distributions: "model", each enabled stage, and "greedy" when not sampling."""
-    return ("model", *(s.name for s in stages), *(() if params.do_sample else ("greedy",)))
+def stage_names(stages: tuple[Stage, ...], chosen_by: str | None) -> tuple[str, ...]:
+    """Names of the recorded distributions: "model", each enabled stage, then what made a certain
+    choice ("greedy", "contrastive") when the token was not drawn from the last stage."""
+    return ("model", *(s.name for s in stages), *((chosen_by,) if chosen_by else ()))
 
 
 def prefill(model: torch.nn.Module, ids: torch.Tensor, cache: DynamicCache) -> torch.Tensor:
@@ -83,24 +84,54 @@ def generate_steps(
         scores = run_stages(stages, ids, logits)
         final_lp = scores[-1].log_softmax(-1)  # shared by the draw and the trace
         token = choose(final_lp, params.do_sample, generator)  # [B]
-        yield observe(scores, final_lp, token, params)
+        yield observe(scores, final_lp, token, params.top_n, argmax=not params.do_sample)
         ids = torch.cat([ids, token[:, None]], dim=1)
 
 
-def observe(scores: list[torch.Tensor], final_lp: torch.Tensor, token: torch.Tensor, params: GenerationParams) -> Draw:
+@torch.inference_mode()
+def generate_rows(
+    model: torch.nn.Module,
+    prompt_ids: torch.Tensor,
+    rows: list[tuple[GenerationParams, tuple[Stage, ...], torch.Generator | None]],
+) -> Iterator[list[Draw]]:
+    """Several settings on one prompt, as one batch: one prefill, one forward per step for all rows,
+    each row with its own sampler. Yields a one-row Draw per row per step (the caller stops when
+    every row has ended; rows are never mixed)."""
+    cache = DynamicCache(config=model.config)
+    logits = prefill(model, prompt_ids, cache)
+    cache.batch_repeat_interleave(len(rows))
+    logits = logits.expand(len(rows), -1)
+    ids = prompt_ids.expand(len(rows), -1)
+    for i in range(max(p.max_new_tokens for p, _, _ in rows)):
+        if i:
+            logits = decode_step(model, token[:, None], cache)
+        draws, tokens = [], []
+        for r, (params, stages, generator) in enumerate(rows):
+            scores = run_stages(stages, ids[r : r + 1], logits[r : r + 1])
+            final_lp = scores[-1].log_softmax(-1)
+            chosen = choose(final_lp, params.do_sample, generator)
+            draws.append(observe(scores, final_lp, chosen, params.top_n, argmax=not params.do_sample))
+            tokens.append(chosen)
+        token = torch.cat(tokens)
+        yield draws
+        ids = torch.cat([ids, token[:, None]], dim=1)
+
+
+def observe(scores: list[torch.Tensor], final_lp: torch.Tensor, token: torch.Tensor, top_n: int, argmax: bool) -> Draw:
     """Select, on the device, what the trace keeps of this step; copy only that to the host.
 
-    `scores` are the raw logits then each stage's output [B, V]; `final_lp` is log_softmax(scores[-1]).
+    `scores` are the raw logits then each stage's output [B, V]; `final_lp` is log_softmax(scores[-1]);
+    `token` [B] the chosen tokens; `argmax`: they were chosen greedily, not drawn from final_lp.
     """
     model_lp = scores[0].log_softmax(-1)
-    top = scores[0].topk(params.top_n, dim=-1).indices  # [B, N]
+    top = scores[0].topk(top_n, dim=-1).indices  # [B, N]
     candidates = torch.cat([top, token[:, None]], dim=1)  # [B, N+1]: the top N, then the chosen one
     # Intermediate stages: gather the candidates, normalise by logsumexp (no [B, V] copy per stage).
     columns = [model_lp.gather(1, candidates)]
     columns += [s.gather(1, candidates) - s.logsumexp(-1, keepdim=True) for s in scores[1:-1]]
     if len(scores) > 1:
         columns.append(final_lp.gather(1, candidates))
-    if params.do_sample:
+    if not argmax:
         sampling_entropy = torch.special.entr(final_lp.exp()).sum(-1)
     else:
         # Greedy: the token is chosen with certainty, whatever the scores said.
@@ -112,7 +143,7 @@ def observe(scores: list[torch.Tensor], final_lp: torch.Tensor, token: torch.Ten
 
     ints = torch.cat([candidates, rank[:, None]], dim=1).tolist()
     floats = torch.cat([stage_lp.flatten(1), entropy[:, None], sampling_entropy[:, None]], dim=1).tolist()
-    n, s = params.top_n, len(columns)
+    n, s = top_n, len(columns)
     per_row = [[row[j * s : (j + 1) * s] for j in range(n + 1)] for row in floats]
     return Draw(
         token_ids=[r[n] for r in ints],

@@ -32,6 +32,8 @@ TRANSFORMERS_DEFAULTS: Mapping[str, Any] = {
     "no_repeat_ngram_size": 0,
     "num_return_sequences": 1,
     "num_beams": 1,
+    "length_penalty": 1.0,
+    "early_stopping": False,
     "max_length": 20,
 }
 
@@ -88,6 +90,19 @@ class GenerationParams:
     num_return_sequences: int = 1
     """How many sequences to generate from the prompt, in one batch. >1 needs do_sample=True."""
 
+    num_beams: int = 1
+    """Beam search: keep this many partial answers at each step and return the best finished ones. 1 is off."""
+
+    length_penalty: float = 1.0
+    """Beam search: answers are ranked by log-probability / length ** length_penalty (> 0 favours longer ones)."""
+
+    early_stopping: bool | str = False
+    """Beam search: True stops when num_beams answers are finished; False stops when no live beam can
+    still beat them (a heuristic); "never" keeps searching while one could, in principle."""
+
+    penalty_alpha: float = 0.0
+    """Contrastive search: weight of the degeneration penalty among the top_k candidates. In [0, 1]; 0 is off."""
+
     seed: int | None = None
     """Seed of this call's own random generator: the same seed gives the same text. None draws a fresh seed."""
 
@@ -97,9 +112,13 @@ class GenerationParams:
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
     """Where each value came from: "user", "model" (its generation_config) or "transformers default"."""
 
+    notes: tuple[str, ...] = field(default=(), compare=False)
+    """What the merge noticed and the user should know (a setting that has no effect, say)."""
+
     def __post_init__(self) -> None:
         _check_type("do_sample", self.do_sample, bool)
-        _check_float("temperature", self.temperature, low=0.0, low_open=True,
+        # Greedy and beam decoding never use the temperature (transformers only warns): 0 is fine there.
+        _check_float("temperature", self.temperature, low=0.0, low_open=self.do_sample,
                      hint="For greedy decoding use do_sample=False." if self.temperature == 0 else "")
         _check_int("top_k", self.top_k, low=0, allowed="an integer >= 0 (0 turns top-k off)")
         _check_float("top_p", self.top_p, low=0.0, low_open=True, high=1.0)
@@ -115,22 +134,51 @@ class GenerationParams:
         if self.seed is not None:
             _check_int("seed", self.seed, low=0, high=2**63 - 1, allowed="None or an integer from 0 to 2**63-1")
         if not isinstance(self.stop_strings, tuple) or not all(isinstance(s, str) and s for s in self.stop_strings):
-            raise ParameterError("stop_strings", self.stop_strings, "a tuple of non-empty strings")
+            raise ParameterError("stop_strings", self.stop_strings, "a non-empty string or a list of non-empty strings")
         if not isinstance(self.eos_token_ids, tuple) or not all(
             isinstance(t, int) and not isinstance(t, bool) and t >= 0 for t in self.eos_token_ids
         ):
             raise ParameterError("eos_token_ids", self.eos_token_ids, "a tuple of token ids (integers >= 0)")
+        _check_int("num_beams", self.num_beams, low=1, allowed="an integer >= 1 (1: no beam search)")
+        _check_float("length_penalty", self.length_penalty, low=-math.inf)
+        if self.early_stopping not in (True, False, "never"):
+            raise ParameterError("early_stopping", self.early_stopping, 'True, False or "never"')
+        _check_float("penalty_alpha", self.penalty_alpha, low=0.0, high=1.0)
+        self._check_strategy()
+
+    def _check_strategy(self) -> None:
+        if self.num_beams > 1:
+            if self.do_sample:
+                raise ParameterError("do_sample", True, "False with num_beams > 1 (beam sampling is not supported)",
+                                     hint="Use do_sample=False for beam search, or num_beams=1 to sample.")
+            if self.penalty_alpha > 0:
+                raise ParameterError("penalty_alpha", self.penalty_alpha, "0 with num_beams > 1 (contrastive "
+                                     "search is a single-beam method)")
+            if self.stop_strings:
+                raise ParameterError("stop_strings", list(self.stop_strings), "none with num_beams > 1 (modelito's "
+                                     "beam search stops at end-of-sequence tokens and max_new_tokens)")
+            if self.num_return_sequences > self.num_beams:
+                raise ParameterError("num_return_sequences", self.num_return_sequences,
+                                     f"at most num_beams ({self.num_beams}): beam search returns its best beams")
+            return
         if self.num_return_sequences > 1 and not self.do_sample:
             raise ParameterError(
                 "num_return_sequences", self.num_return_sequences,
                 "1 when do_sample=False (greedy decoding gives the same sequence every time)",
-                hint="Pass do_sample=True to draw several different sequences.",
+                hint="Pass do_sample=True to draw several different sequences, or num_beams to return the best beams.",
             )
+        if self.penalty_alpha > 0 and not self.do_sample and self.top_k < 2:
+            raise ParameterError("top_k", self.top_k, "at least 2 with penalty_alpha > 0 (contrastive search "
+                                 "chooses among the top_k candidates)")
 
     @property
     def strategy(self) -> str:
-        """'sample' or 'greedy': decided here once, never inside the loop."""
-        return "sample" if self.do_sample else "greedy"
+        """'beam', 'contrastive', 'sample' or 'greedy', as transformers decides it: once, here, never in a loop."""
+        if self.num_beams > 1:
+            return "beam"
+        if self.do_sample:
+            return "sample"
+        return "contrastive" if self.penalty_alpha > 0 else "greedy"
 
     def to_dict(self) -> dict[str, Any]:
         """The effective values, JSON-ready, with `sources` saying where each came from."""
@@ -138,6 +186,7 @@ class GenerationParams:
         out["stop_strings"] = list(self.stop_strings)
         out["eos_token_ids"] = list(self.eos_token_ids)
         out["sources"] = dict(self.sources)
+        out["notes"] = list(self.notes)
         return out
 
     def inactive(self) -> list[str]:
@@ -145,6 +194,8 @@ class GenerationParams:
         if self.do_sample:
             return []
         warpers = {"temperature": 1.0, "top_k": 0, "top_p": 1.0, "min_p": 0.0, "typical_p": 1.0}
+        if self.strategy == "contrastive":
+            del warpers["top_k"]  # the number of candidates contrastive search compares
         return [name for name, off in warpers.items() if getattr(self, name) != off]
 
 
@@ -154,19 +205,21 @@ def resolve(
     *,
     prompt_length: int = 0,
     context_length: int | None = None,
+    vocab_size: int | None = None,
 ) -> GenerationParams:
     """Merge Hugging Face generation keyword arguments over a model's `generation_config`.
 
-    `kwargs` are what a user passes to `lm.generate(...)`, named as in `model.generate`.
+    `kwargs` are what a user passes to `lm.generate(...)`, named as in `model.generate`; as there,
+    passing None turns a setting off rather than falling back to the model's value.
     `generation_config` is the model's `transformers.GenerationConfig` (or None).
     `prompt_length` and `context_length` (in tokens) turn `max_length` into `max_new_tokens` and
-    refuse prompts that do not fit.
+    refuse prompts that do not fit; `vocab_size` bounds token ids.
 
     >>> resolve({"max_new_tokens": 50}).max_new_tokens
     50
     """
-    known = {f.name for f in fields(GenerationParams)} - {"sources", "eos_token_ids", "stop_strings"}
-    known |= {"eos_token_id", "stop_strings", "max_length", "num_beams", "penalty_alpha"}
+    known = {f.name for f in fields(GenerationParams)} - {"sources", "notes", "eos_token_ids", "stop_strings"}
+    known |= {"eos_token_id", "stop_strings", "max_length"}
     for name in kwargs:
         if name not in known and name not in OUTPUT_ONLY_KWARGS:
             close = difflib.get_close_matches(name, sorted(known), n=1)
@@ -174,41 +227,53 @@ def resolve(
                 name, kwargs[name], "not a generation parameter modelito knows",
                 hint=f"Did you mean {close[0]!r}?" if close else f"Known parameters: {', '.join(sorted(known))}.",
             )
-    if kwargs.get("num_beams", 1) not in (1, None):
-        raise ParameterError("num_beams", kwargs["num_beams"], "1 (beam search is not available yet)")
-    if kwargs.get("penalty_alpha") not in (None, 0, 0.0):
-        raise ParameterError("penalty_alpha", kwargs["penalty_alpha"], "unset (contrastive search is not available yet)")
 
     model_values = _model_values(generation_config)
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
+    off = {f.name: f.default for f in fields(GenerationParams)}
 
     def take(name: str, hf_name: str | None = None) -> None:
         hf_name = hf_name or name
-        if hf_name in kwargs and kwargs[hf_name] is not None:
-            values[name], sources[name] = kwargs[hf_name], USER
+        if hf_name in kwargs:
+            # transformers writes the caller's None over the merged config: the setting is off.
+            value = kwargs[hf_name]
+            values[name], sources[name] = (off[name] if value is None else value), USER
         elif model_values.get(hf_name) is not None:
             values[name], sources[name] = model_values[hf_name], MODEL
         elif hf_name in TRANSFORMERS_DEFAULTS:
             values[name], sources[name] = TRANSFORMERS_DEFAULTS[hf_name], LIBRARY
 
     for name in ("do_sample", "temperature", "top_k", "top_p", "min_p", "typical_p", "repetition_penalty",
-                 "no_repeat_ngram_size", "min_new_tokens", "num_return_sequences", "top_n", "seed"):
+                 "no_repeat_ngram_size", "min_new_tokens", "num_return_sequences", "top_n", "seed",
+                 "num_beams", "length_penalty", "early_stopping", "penalty_alpha"):
         take(name)
-
     take("eos_token_ids", "eos_token_id")
     if "eos_token_ids" in values:
-        eos = values["eos_token_ids"]
-        values["eos_token_ids"] = tuple(eos) if isinstance(eos, (list, tuple)) else (eos,)
+        values["eos_token_ids"] = _token_ids("eos_token_id", values["eos_token_ids"], vocab_size)
     take("stop_strings")
     if "stop_strings" in values:
-        stop = values["stop_strings"]
-        values["stop_strings"] = (stop,) if isinstance(stop, str) else tuple(stop)
+        values["stop_strings"] = _strings("stop_strings", values["stop_strings"])
 
-    values["max_new_tokens"], sources["max_new_tokens"] = _max_new_tokens(kwargs, model_values, prompt_length)
-    params = GenerationParams(**values, sources=sources)
+    (values["max_new_tokens"], sources["max_new_tokens"]), notes = _max_new_tokens(
+        kwargs, model_values, prompt_length, context_length)
+    notes += tuple(
+        f"the model's generation_config sets {name}={model_values[name]!r}, which modelito does not apply"
+        for name, neutral in UNSUPPORTED_MODEL_SETTINGS.items()
+        if name in model_values and model_values[name] != neutral
+    )
+    params = GenerationParams(**values, sources=sources, notes=notes)
     _check_context(params, prompt_length, context_length)
     return params
+
+
+# Processors of transformers that modelito does not implement, with their neutral values.
+UNSUPPORTED_MODEL_SETTINGS: Mapping[str, Any] = {
+    "min_length": 0, "bad_words_ids": None, "suppress_tokens": None, "begin_suppress_tokens": None,
+    "forced_bos_token_id": None, "forced_eos_token_id": None, "epsilon_cutoff": 0.0, "eta_cutoff": 0.0,
+    "sequence_bias": None, "guidance_scale": 1.0, "exponential_decay_length_penalty": None,
+    "renormalize_logits": False, "top_h": None,
+}
 
 
 def _model_values(generation_config: Any) -> dict[str, Any]:
@@ -219,12 +284,21 @@ def _model_values(generation_config: Any) -> dict[str, Any]:
     return {k: v for k, v in data.items() if v is not None}
 
 
-def _max_new_tokens(kwargs: Mapping[str, Any], model_values: Mapping[str, Any], prompt_length: int) -> tuple[Any, str]:
-    """max_new_tokens wins over max_length (a total that includes the prompt), as in transformers."""
+def _max_new_tokens(
+    kwargs: Mapping[str, Any], model_values: Mapping[str, Any], prompt_length: int, context_length: int | None
+) -> tuple[tuple[Any, str], tuple[str, ...]]:
+    """transformers' rule: any max_new_tokens (yours, else the model's) beats max_length, a total that
+    counts the prompt; with neither set, 20 new tokens, within the model's context."""
+    if kwargs.get("max_new_tokens") is not None:
+        return (kwargs["max_new_tokens"], USER), ()
+    if model_values.get("max_new_tokens") is not None:
+        notes = ()
+        if kwargs.get("max_length") is not None:
+            notes = (f"max_length={kwargs['max_length']!r} has no effect: the model's generation_config sets "
+                     f"max_new_tokens={model_values['max_new_tokens']}, which transformers puts first",)
+        return (model_values["max_new_tokens"], MODEL), notes
     for where, source in ((kwargs, USER), (model_values, MODEL)):
-        if where.get("max_new_tokens") is not None:
-            return where["max_new_tokens"], source
-        if where.get("max_length") is not None and not (source == MODEL and where["max_length"] == 20):
+        if where.get("max_length") is not None:
             max_length = where["max_length"]
             _check_int("max_length", max_length, low=1, allowed="an integer >= 1")
             if max_length <= prompt_length:
@@ -232,9 +306,32 @@ def _max_new_tokens(kwargs: Mapping[str, Any], model_values: Mapping[str, Any], 
                     "max_length", max_length, f"more than the prompt's {prompt_length} tokens (it counts the prompt)",
                     hint="Use max_new_tokens to say how many tokens to generate.",
                 )
-            return max_length - prompt_length, source
-    # transformers: "by default let's always generate 20 new tokens"
-    return TRANSFORMERS_DEFAULTS["max_length"], LIBRARY
+            return (max_length - prompt_length, source), ()
+    # transformers: "by default let's always generate 20 new tokens", within the context
+    default = TRANSFORMERS_DEFAULTS["max_length"]
+    if context_length is not None and prompt_length < context_length:
+        default = min(default, context_length - prompt_length)
+    return (default, LIBRARY), ()
+
+
+def _token_ids(name: str, value: Any, vocab_size: int | None) -> tuple[int, ...]:
+    """One id or a list of ids (a tensor too) as a tuple; each must be a token of the model."""
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    ids = value if isinstance(value, (list, tuple)) else [value]
+    top = f" below {vocab_size}" if vocab_size else ""
+    for token in ids:
+        if isinstance(token, bool) or not isinstance(token, int) or token < 0 or (vocab_size and token >= vocab_size):
+            raise ParameterError(name, value, f"a token id or a list of token ids (integers from 0{top})")
+    return tuple(ids)
+
+
+def _strings(name: str, value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v for v in value):
+        raise ParameterError(name, value, "a non-empty string or a list of non-empty strings")
+    return tuple(value)
 
 
 def _check_context(params: GenerationParams, prompt_length: int, context_length: int | None) -> None:
@@ -269,8 +366,10 @@ def _check_float(
     name: str, value: Any, *, low: float, high: float | None = None, low_open: bool = False, hint: str = ""
 ) -> None:
     left = "(" if low_open else "["
-    allowed = f"a number in {left}{low:g}, {high:g}]" if high is not None else (
-        f"a number {'>' if low_open else '>='} {low:g}")
+    if high is not None:
+        allowed = f"a number in {left}{low:g}, {high:g}]"
+    else:
+        allowed = "a finite number" if low == -math.inf else f"a number {'>' if low_open else '>='} {low:g}"
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise ParameterError(name, value, allowed, hint)
     if value < low or (low_open and value == low) or (high is not None and value > high):

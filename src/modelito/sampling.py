@@ -35,9 +35,13 @@ def repetition_penalty(penalty: float) -> Processor:
     """
 
     def apply(ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
-        seen = scores.gather(1, ids)  # [B, L]
+        # Prompt ids past the output layer (a tokenizer larger than the model's head) go to a spare column.
+        vocab = scores.shape[-1]
+        padded = torch.nn.functional.pad(scores, (0, 1))
+        ids = ids.clamp(max=vocab)
+        seen = padded.gather(1, ids)  # [B, L]
         penalised = torch.where(seen < 0, seen * penalty, seen / penalty)
-        return scores.scatter(1, ids, penalised)
+        return padded.scatter(1, ids, penalised)[:, :vocab]
 
     return apply
 
@@ -102,15 +106,19 @@ def top_p(p: float, min_keep: int = 1) -> Processor:
     """Keep the most likely tokens until their probability adds up to p. transformers: TopPLogitsWarper."""
 
     def apply(ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        ascending = None
         finite = int(torch.isfinite(scores).sum(-1).max())
         if finite <= scores.shape[-1] // 4:
             # After top-k only a few scores are finite. Removed tokens add exactly 0 to every
-            # cumulative sum, so ordering just the finite ones gives the same cut, without sorting
-            # the whole vocabulary (the costliest operation of the sampler).
-            values, order = scores.topk(max(finite, min_keep), dim=-1)
-            ascending, order = values.flip(-1), order.flip(-1)
-            removed = torch.isneginf(scores)  # tokens outside the set stay removed
-        else:
+            # cumulative sum, so ordering just the finite ones gives the same cut without sorting
+            # the whole vocabulary (the sampler's costliest operation). Tied scores would be ordered
+            # as the full sort happens to order them, so with ties we take the full sort.
+            values, order = scores.topk(max(finite, min_keep), dim=-1)  # descending
+            tied = (values[:, 1:] == values[:, :-1]) & torch.isfinite(values[:, 1:])
+            if not bool(tied.any()):
+                ascending, order = values.flip(-1), order.flip(-1)
+                removed = torch.isneginf(scores)  # tokens outside the set stay removed
+        if ascending is None:
             ascending, order = torch.sort(scores, descending=False)
             removed = torch.zeros_like(scores, dtype=torch.bool)
         cumulative = ascending.softmax(-1).cumsum(-1)

@@ -19,6 +19,10 @@ class TextStream:
     def __init__(self, tokenizer: Any, stop_strings: Sequence[str] = ()) -> None:
         self._tokenizer = tokenizer
         self._stop = tuple(stop_strings)
+        # A stop string that is a special token ("<|im_end|>") never shows in decoded text: match its id.
+        vocab = tokenizer.get_vocab()
+        specials = set(getattr(tokenizer, "all_special_tokens", ()))
+        self._stop_ids = {vocab[s]: s for s in self._stop if s in specials and s in vocab}
         self._ids: list[int] = []
         self.text = ""  # everything decoded so far, up to a stop string if one was found
         self.emitted = 0  # how many characters of `text` have been handed out
@@ -26,6 +30,9 @@ class TextStream:
 
     def push(self, token_id: int) -> str:
         """Add one token; return the new text that can be shown now (possibly empty)."""
+        if token_id in self._stop_ids:
+            self.stop_string = self._stop_ids[token_id]
+            return self._emit(len(self.text))
         self._ids.append(token_id)
         # Decoding the whole sequence each time keeps context-dependent decoders right (SentencePiece
         # drops the first token's leading space); it costs microseconds at these lengths.

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 FINISH_REASONS = ("eos", "stop", "length")
 
@@ -45,6 +45,21 @@ class Candidate:
 
 
 @dataclass(frozen=True)
+class ContrastiveChoice:
+    """How contrastive search chose a token: its top-k candidates and their scores."""
+
+    token_ids: list[int]
+    probs: list[float]
+    """The model's probability of each candidate (after the processors)."""
+    penalties: list[float]
+    """Degeneration penalty: highest cosine similarity between the candidate's state and the context's."""
+    scores: list[float]
+    """(1 - penalty_alpha) * prob - penalty_alpha * penalty: the highest wins."""
+    chosen: int
+    """Index of the winner in these lists."""
+
+
+@dataclass(frozen=True)
 class Step:
     """One generated token, with the distribution it came from."""
 
@@ -63,6 +78,8 @@ class Step:
     """The top-N tokens by the model's probability, most likely first."""
     stages: tuple[float, ...] = ()
     """The chosen token's log-probability after each stage."""
+    contrastive: ContrastiveChoice | None = None
+    """Contrastive search only: the candidates and how they were scored."""
 
     @property
     def prob(self) -> float:
@@ -83,11 +100,69 @@ class Sequence:
     finish_reason: str
     """'eos' (an end-of-sequence token), 'stop' (a stop string) or 'length' (max_new_tokens)."""
     stop_string: str | None = None
+    score: float | None = None
+    """Beam search only: the length-normalised score it was ranked by (transformers' sequences_scores)."""
 
     @property
     def logprob(self) -> float:
         """Total log-probability of the generated tokens under the model."""
         return sum(s.logprob for s in self.steps)
+
+
+@dataclass(frozen=True)
+class BeamNode:
+    """One candidate of a beam search: a partial answer considered at some step."""
+
+    id: int
+    parent: int | None
+    """The node this one extends; None for the first token after the prompt."""
+    depth: int
+    token_id: int
+    text: str
+    logprob: float
+    """The model's log-probability of this token after its parent (before any processing)."""
+    score: float
+    """Cumulative (processed) log-probability of the answer up to this token: what beams are ranked by."""
+    status: str
+    """'kept' (a live beam for the next step), 'finished' (entered the pool of finished answers),
+    'ended' (an end of answer that did not enter the pool), or 'pruned' (not among the best)."""
+    normalised_score: float | None = None
+    """For ended answers: score / length ** length_penalty, the final ranking's measure."""
+
+
+@dataclass(frozen=True)
+class BeamStep:
+    """One step of a beam search: the beams it expanded, their best continuations, the finished pool."""
+
+    depth: int
+    beams: tuple[int, ...]
+    """Node ids of the live beams this step expanded (-1: the prompt itself, at depth 0)."""
+    candidates: tuple[BeamNode, ...]
+    """The best continuations over all beams, best first."""
+    finished: tuple[tuple[int, float], ...]
+    """The finished answers after this step, as (last node id, normalised score), best first."""
+    done: bool = False
+
+
+@dataclass(frozen=True)
+class BeamTree:
+    """The whole search: enough to draw every candidate, what was kept, pruned and finished."""
+
+    steps: tuple[BeamStep, ...]
+    returned: tuple[tuple[int, float], ...]
+    """The answers returned, as (last node id, normalised score), best first."""
+    length_penalty: float
+    early_stopping: bool | str
+
+    def path(self, node_id: int) -> list[BeamNode]:
+        """The tokens of the answer ending at `node_id`, first to last."""
+        nodes = {n.id: n for step in self.steps for n in step.candidates}
+        out = []
+        current: int | None = node_id
+        while current is not None:
+            out.append(nodes[current])
+            current = nodes[current].parent
+        return out[::-1]
 
 
 @dataclass(frozen=True)
@@ -116,6 +191,8 @@ class Result:
     device: str = "cpu"
     dtype: str = "float32"
     warnings: tuple[str, ...] = field(default=())
+    beam_tree: BeamTree | None = None
+    """Beam search only: the search tree."""
 
     @property
     def text(self) -> str:
@@ -133,10 +210,24 @@ class Result:
     def to_json(self, **kwargs: Any) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False, **kwargs)
 
+    def to_pandas(self):
+        """One row per generated token of every sequence (needs pandas)."""
+        return to_pandas([
+            {"sequence": i, "step": st.index, "token_id": st.token_id, "text": st.text, "prob": st.prob,
+             "sampling_prob": st.sampling_prob, "rank": st.rank, "entropy": st.entropy,
+             "top": [(c.text, c.prob) for c in st.top]}
+            for i, seq in enumerate(self.sequences) for st in seq.steps
+        ])
+
     def __str__(self) -> str:
         from .display import format_result
 
         return format_result(self)
+
+    def _repr_html_(self) -> str:
+        from .html import result_html
+
+        return result_html(self)
 
 
 @dataclass(frozen=True)
@@ -151,6 +242,8 @@ class Event:
     """Set on the event that ends its sequence."""
     result: Result | None = None
     """Set on the very last event of the stream."""
+    beam_step: BeamStep | None = None
+    """Beam search streams the search, not text: one event per step of the tree's growth."""
 
     @property
     def usage(self) -> Usage | None:
@@ -168,7 +261,11 @@ def _finite(obj: Any) -> Any:
     return obj
 
 
-def iter_steps(result: Result) -> Iterator[tuple[int, Step]]:
-    for i, seq in enumerate(result.sequences):
-        for step in seq.steps:
-            yield i, step
+def to_pandas(rows: list[dict[str, Any]]):
+    try:
+        import pandas
+    except ImportError as err:
+        from .errors import ModelitoError
+
+        raise ModelitoError("to_pandas() needs pandas: pip install pandas") from err
+    return pandas.DataFrame(rows)
