@@ -11,6 +11,7 @@ from .errors import ModelLoadError
 from .lm import LM
 
 RANDOM_PREFIX = "random:"
+SHIPPED = Path(__file__).parent / "models"  # modelito-tiny, modelito-tiny-instruct (package data)
 RANDOM_SEED = 0  # random weights are still reproducible
 
 
@@ -27,7 +28,7 @@ def load(name_or_path: str | os.PathLike, device: str = "auto", dtype: str = "au
     """
     name = str(name_or_path)
     random_weights = name.startswith(RANDOM_PREFIX)
-    source = name[len(RANDOM_PREFIX):] if random_weights else name
+    source = resolve_name(name[len(RANDOM_PREFIX):] if random_weights else name)
     if not source:
         raise ModelLoadError(f"{name!r} names no model: write random:<folder or hub id>.")
     chosen_device, device_note = choose_device(device)
@@ -60,6 +61,19 @@ def load(name_or_path: str | os.PathLike, device: str = "auto", dtype: str = "au
     )
 
 
+def shipped_models() -> list[str]:
+    """Names of the models that ship inside modelito and load without a network."""
+    return sorted(p.name for p in SHIPPED.iterdir() if (p / "config.json").is_file()) if SHIPPED.is_dir() else []
+
+
+def resolve_name(name: str) -> str:
+    """A shipped model's name becomes its folder; anything else is left as it is."""
+    shipped = SHIPPED / name
+    if "/" not in name and (shipped / "config.json").is_file() and not Path(name).exists():
+        return str(shipped)
+    return name
+
+
 def choose_device(device: str) -> tuple[torch.device, str]:
     """The torch device for `device`, and a sentence saying why."""
     if device == "auto":
@@ -72,6 +86,9 @@ def choose_device(device: str) -> tuple[torch.device, str]:
         raise ModelLoadError(f"device={device!r} is not a device: use 'auto', 'cpu', 'cuda' or 'cuda:N'.") from err
     if chosen.type == "cuda" and not torch.cuda.is_available():
         raise ModelLoadError(f"device={device!r}: this machine has no CUDA GPU. Use device='cpu' or 'auto'.")
+    if chosen.type == "cuda" and chosen.index is not None and chosen.index >= torch.cuda.device_count():
+        raise ModelLoadError(f"device={device!r}: this machine has {torch.cuda.device_count()} CUDA GPU(s), "
+                             f"numbered from 0.")
     return chosen, f"device {chosen}: asked for"
 
 
@@ -107,8 +124,10 @@ def _explain(source: str, err: Exception) -> ModelLoadError:
         return ModelLoadError(f"Could not load {source!r}: there is no such folder.")
     offline = os.environ.get("HF_HUB_OFFLINE") not in (None, "", "0")
     reason = "downloads are turned off (HF_HUB_OFFLINE)" if offline else "the Hugging Face Hub could not be reached or has no such model"
+    offline_models = shipped_models()
+    suggestion = f" modelito ships offline models: {', '.join(offline_models)}." if offline_models else ""
     return ModelLoadError(
         f"Could not load model {source!r}: it is not in the local Hugging Face cache and could not be downloaded "
         f"({reason}). Download it where there is a network (`hf download {source}`), or pass the path of a local "
-        "folder with its files."
+        f"folder with its files.{suggestion}"
     )
