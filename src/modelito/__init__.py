@@ -13,7 +13,7 @@ from .trace import Candidate, Event, Result, Sequence, Step, Usage
 __version__ = "0.1.0"
 
 __all__ = [
-    "load", "LM", "GenerationParams", "Result", "Sequence", "Step", "Candidate", "Event", "Usage",
+    "load", "LM", "describe", "compare", "compare_tokenizers", "Classifier", "GenerationParams", "Result", "Sequence", "Step", "Candidate", "Event", "Usage",
     "ModelitoError", "ModelLoadError", "ParameterError", "PromptTooLongError", "__version__",
 ]
 
@@ -28,4 +28,20 @@ def __getattr__(name: str):
         from .lm import LM
 
         return LM
+    if name == "describe":
+        from .modelcard import describe
+
+        return describe
+    if name == "compare":
+        from .comparison import compare_models
+
+        return compare_models
+    if name == "Classifier":
+        from .classify import Classifier
+
+        return Classifier
+    if name == "compare_tokenizers":
+        from .tokens import compare_tokenizers
+
+        return compare_tokenizers
     raise AttributeError(f"module 'modelito' has no attribute {name!r}")

@@ -64,3 +64,71 @@ def format_result(result: Result, max_steps: int = 200) -> str:
         f" · {u.tokens_per_second:.1f} tokens/s · {result.device} {result.dtype}"
     )
     return "\n".join(lines)
+
+
+def format_tokens(tokens) -> str:
+    """The notebook's token table, readable: id, piece as stored, readable text, span."""
+    lines = [f"{tokens.count} tokens, {tokens.chars_per_token:.2f} characters per token · {tokens.tokenizer}",
+             f"{'id':>8}  {'piece (as stored)':<22} {'text':<16} span"]
+    for t in tokens.tokens:
+        text = f"⟦{t.piece}⟧ special" if t.special else visible(t.text) + (" ⟨split character⟩" if t.partial and t.text else "")
+        if t.partial and not t.text:
+            text = "  ↑ same character"
+        lines.append(f"{t.id:>8}  {t.piece:<22} {text:<16} {t.start}:{t.end}")
+    return "\n".join(lines)
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if n < 1000:
+            return f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} PB"
+
+
+def format_card(card) -> str:
+    """The model card as plain text: the notebook's `describir_modelo`, complete."""
+    lines = [card.name + ("   [RANDOM WEIGHTS]" if card.random_weights else "")]
+    rows = [
+        ("parameters", f"{card.parameters:,} ({card.parameters / 1e6:,.1f} million)"),
+        ("architecture", f"{card.architecture}: {card.layers} layers, {card.attention_heads} attention heads, "
+                         f"{card.key_value_heads} key-value heads, hidden size {card.hidden_size}"),
+        ("context", f"{card.context_length:,} tokens ({card.context_field})" if card.context_length else "unknown"),
+        ("stored as", card.dtype + (f"; loaded as {card.loaded['dtype']} on {card.loaded['device']}" if card.loaded else "")),
+        ("vocabulary", f"model {card.model_vocab_size:,}, tokenizer {card.tokenizer_vocab_size:,}: {card.vocab_note}"),
+        ("memory", ", ".join(f"{k} {_size(v)}" for k, v in card.memory_bytes.items()) + " (weights only)"),
+        ("special tokens", ", ".join(f"{k}={v}" for k, v in card.special_tokens.items()) or "none"),
+        ("chat template", "yes" if card.has_chat_template else "no (a base model: give it text to continue)"),
+        ("generation", card.defaults_sentence),
+    ]
+    lines += [f"  {k:<15} {v}" for k, v in rows]
+    return "\n".join(lines)
+
+
+def format_score(score) -> str:
+    """Each token of a scored text with the model's probability, rank and what it expected instead."""
+    lines = []
+    if score.random_weights:
+        lines.append(f"[{score.model}: RANDOM WEIGHTS]")
+    lines.append(f"{score.model} · {len(score.steps)} tokens scored · total log-probability {score.logprob:.2f}"
+                 f" · perplexity {score.perplexity:.2f}")
+    lines.append(f"   -  {visible(score.first_token[1])!s:<16} (first token: nothing predicts it)")
+    lines.append("step  token            model  rank  the model expected")
+    for s in score.steps:
+        expected = "  ".join(f"{visible(c.text)} {pct(c.logprob)}" for c in s.top[:4])
+        lines.append(f"{s.index:>4}  {visible(s.text)!s:<16} {pct(s.logprob):>6}  #{s.rank:<4} {expected}")
+    return "\n".join(lines)
+
+
+def format_comparison(comparison) -> str:
+    """The texts side by side, then how likely each text is under every model or setting."""
+    lines = [f"Comparison of {comparison.kind} · prompt: {comparison.prompt!r}"]
+    for label, result in zip(comparison.labels, comparison.results):
+        warn = " [RANDOM WEIGHTS]" if result.random_weights else ""
+        lines += [f"--- {label}{warn}", result.text]
+    lines += ["", "log-probability of each text (rows) under each " + comparison.kind[:-1] + " (columns):"]
+    width = max(len(l) for l in comparison.labels)
+    for label, row in zip(comparison.labels, comparison.cross_logprobs):
+        cells = "  ".join(f"{'impossible' if v == -math.inf else f'{v:.2f}':>10}" for v in row)
+        lines.append(f"  {label:<{width}}  {cells}")
+    return "\n".join(lines)

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Mapping, Sequence, Union
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence, Union
 
 import torch
 
 from .errors import ModelitoError, ParameterError
 from .generation import stream_events
 from .params import GenerationParams, resolve
+from .modelcard import ModelCard, card, context_length
+from .tokens import Tokens, token_text, tokenize
 from .trace import Event, Result
+
+if TYPE_CHECKING:
+    from .chat import Conversation
+    from .classify import Classification
+    from .comparison import Comparison
+    from .score import Score
 
 Messages = Sequence[Mapping[str, str]]
 Prompt = Union[str, Messages]
-
-# Config fields that hold the context length, by model family.
-CONTEXT_FIELDS = ("max_position_embeddings", "n_positions", "seq_length", "max_sequence_length", "n_ctx")
 
 
 class LM:
@@ -55,12 +60,14 @@ class LM:
     @property
     def context_length(self) -> int | None:
         """The most tokens (prompt and answer) the model can attend to, from its config."""
-        config = self.model.config
-        for name in CONTEXT_FIELDS:
-            value = getattr(config, name, None)
-            if isinstance(value, int) and value > 0:
-                return value
-        return None
+        return context_length(self.model.config)[0]
+
+    def info(self) -> ModelCard:
+        """The model card: parameters, architecture, context, vocabularies, memory, generation defaults."""
+        return card(self.name, self.model.config, self.tokenizer, self.generation_config,
+                    self.model.num_parameters(), random_weights=self.random_weights,
+                    loaded={"device": str(self.device), "dtype": str(self.dtype).removeprefix("torch."),
+                            "why": "; ".join(self.notes)})
 
     def __repr__(self) -> str:
         weights = ", RANDOM WEIGHTS" if self.random_weights else ""
@@ -68,11 +75,12 @@ class LM:
 
     # -- prompts -----------------------------------------------------------------------------
 
-    def prompt_ids(self, prompt: Prompt) -> tuple[str, list[int]]:
+    def prompt_ids(self, prompt: Prompt, add_generation_prompt: bool = True) -> tuple[str, list[int]]:
         """The exact prompt text the model sees, and its token ids.
 
         A string is used as it is (plus the BOS token if the tokenizer adds one); a list of chat
-        messages goes through the tokenizer's chat template with the generation prompt.
+        messages goes through the tokenizer's chat template (with the assistant's opening when
+        `add_generation_prompt`).
         """
         if isinstance(prompt, str):
             ids = self.tokenizer(prompt)["input_ids"]
@@ -88,7 +96,7 @@ class LM:
                 f"{self.name} has no chat template (it is a base model, not a chat model): pass a plain "
                 "string to continue instead of a list of messages."
             )
-        text = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        text = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
         # The template already wrote any special tokens the model needs.
         return text, list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
@@ -96,23 +104,33 @@ class LM:
         """The effective parameters for these Hugging Face generation keyword arguments."""
         return resolve(
             generation_kwargs, self.generation_config,
-            prompt_length=prompt_length, context_length=self.context_length,
+            prompt_length=prompt_length, context_length=self.context_length, vocab_size=self.vocab_size,
         )
+
+    @property
+    def vocab_size(self) -> int:
+        """Rows of the model's output layer: the token ids it can produce."""
+        head = self.model.get_output_embeddings()
+        return head.weight.shape[0] if head is not None else self.model.config.vocab_size
 
     # -- generation --------------------------------------------------------------------------
 
-    def stream(self, prompt: Prompt, *, top_n: int = 5, **generation_kwargs: Any) -> Iterator[Event]:
+    def stream(self, prompt: Prompt | None = None, *, top_n: int = 5, **generation_kwargs: Any) -> Iterator[Event]:
         """Generate, yielding an Event per token as it is chosen; the last event carries the Result.
 
         Keyword arguments are those of transformers' `model.generate` (`max_new_tokens`,
         `do_sample`, `temperature`, `top_k`, `top_p`, ...), merged over the model's
         generation_config as transformers merges them, plus `seed`.
         """
+        if prompt is None:
+            given = "input_ids" if "input_ids" in generation_kwargs else "prompt"
+            raise ParameterError(given, generation_kwargs.get(given), "the prompt as text, or a list of chat "
+                                 "messages: lm.generate('Hola') or lm.generate([{'role': 'user', 'content': 'Hola'}])")
         text, ids = self.prompt_ids(prompt)
         params = self.params(len(ids), top_n=top_n, **generation_kwargs)
         return stream_events(self, text, ids, params)
 
-    def generate(self, prompt: Prompt, top_n: int = 5, **generation_kwargs: Any) -> Result:
+    def generate(self, prompt: Prompt | None = None, top_n: int = 5, **generation_kwargs: Any) -> Result:
         """Generate and return the whole Result (`.text`, `.sequences`, each with `.steps`).
 
         >>> lm.generate("Caminando por la calle me encontré a", max_new_tokens=20).text  # doctest: +SKIP
@@ -123,18 +141,70 @@ class LM:
         assert result is not None  # the stream always ends with the result
         return result
 
+    def score(self, prompt: Prompt, top_n: int = 5) -> "Score":
+        """How surprising each token of a text (or a rendered chat) is: log-probability, rank,
+        alternatives, total log-probability and perplexity, by teacher forcing.
+
+        >>> lm.score("En un lugar de la Mancha").perplexity  # doctest: +SKIP
+        """
+        from .score import score
+
+        return score(self, prompt, top_n)
+
+    def compare(self, prompt: Prompt, *, settings: Sequence[Mapping[str, Any]] | None = None,
+                systems: Sequence[str | None] | None = None, **generation_kwargs: Any) -> "Comparison":
+        """The prompt under several parameter settings (one batch, one prefill) or system messages,
+        side by side, with each text's probability under every setting.
+
+        >>> lm.compare(messages, settings=[{"temperature": 0.3}, {"temperature": 1.5}])  # doctest: +SKIP
+        >>> lm.compare("Hola modelito, hablas español?", systems=["jajksashajksdah", "Always answer with the word: 'banana'"])  # doctest: +SKIP
+        """
+        from .comparison import compare_settings, compare_systems
+
+        if (settings is None) == (systems is None):
+            raise ParameterError("settings", settings, "either settings=[{...}, ...] or systems=[...], not both "
+                                 "(for several models use modelito.compare(prompt, models=[...]))")
+        if settings is not None:
+            return compare_settings(self, prompt, settings, **generation_kwargs)
+        return compare_systems(self, prompt, systems, **generation_kwargs)
+
+    def classify(self, text: str, labels: Sequence[str] = ("POSITIVO", "NEGATIVO", "NEUTRAL"),
+                 instruction: str | None = None, generate: bool = True) -> "Classification":
+        """Zero-shot classification by label scoring: each label's probability as the answer to the
+        instruction (a template with {text}, and optionally {labels} and {options}), normalised over
+        the labels; with `generate`, also the answer the model gives when simply asked.
+
+        >>> lm.classify("En esa fiesta había un ambiente muy turbio").label  # doctest: +SKIP
+        'NEGATIVO'
+        """
+        from .classify import classify_with_lm
+
+        return classify_with_lm(self, text, labels, instruction, generate)
+
+    def chat(self, system: str | None = None) -> "Conversation":
+        """A conversation that keeps its history as messages and renders through the chat template.
+
+        >>> conv = lm.chat(system="Responde en español.")  # doctest: +SKIP
+        >>> conv.send("Hola modelito, hablas español?", max_new_tokens=50).text  # doctest: +SKIP
+        """
+        from .chat import Conversation
+
+        return Conversation(self, system=system)
+
     def token_text(self, token_id: int) -> str:
         """The readable text of one token (cached): ' español' for the piece 'ĠespaÃ±ol'."""
         text = self._token_text.get(token_id)
         if text is None:
-            text = self.tokenizer.decode([token_id])
-            # SentencePiece decoders drop the leading space of a sequence's first piece; a token
-            # shown alone must keep it ('▁upon' stands for ' upon').
-            piece = self.tokenizer.convert_ids_to_tokens(token_id)
-            if isinstance(piece, str) and piece.startswith("\u2581") and not text.startswith(" "):
-                text = " " + text
-            self._token_text[token_id] = text
+            text = self._token_text[token_id] = token_text(self.tokenizer, token_id)
         return text
+
+    def tokenize(self, text: str, *, add_special_tokens: bool = False) -> Tokens:
+        """The tokens of `text`: ids, raw pieces, readable text, spans, special tokens.
+
+        >>> lm.tokenize("Hola modelito, hablas español?").ids  # doctest: +SKIP
+        [68012, 1614, 6357, 11, 6055, 14493, 69888, 30]
+        """
+        return tokenize(self.tokenizer, text, name=self.name, add_special_tokens=add_special_tokens)
 
 
 def _check_messages(messages: Any) -> list[dict[str, str]]:

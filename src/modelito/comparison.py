@@ -1,0 +1,150 @@
+"""One prompt, several models, system messages or parameter settings, side by side.
+
+Besides the texts, a comparison holds a cross table: the log-probability of every generated text
+under every model (or setting, or system message). It answers "would the instruct model have
+written what the base model wrote?" and "is this text even possible at top_k=2?".
+Settings that share a model run as one batch with one prefill.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+import torch
+
+from .engine import generate_rows
+from .errors import ParameterError
+from .generation import SequenceBuilder, _result, _usage
+from .sampling import build_stages
+from .search import trace_sequence
+from .trace import Result, _finite
+
+if TYPE_CHECKING:
+    from .lm import LM, Prompt
+
+
+@dataclass(frozen=True)
+class Comparison:
+    kind: str
+    """'models', 'settings' or 'systems'."""
+    prompt: Any
+    labels: tuple[str, ...]
+    results: tuple[Result, ...]
+    cross_logprobs: tuple[tuple[float, ...], ...]
+    """cross_logprobs[i][j]: log-probability of text i under model / setting / system j (-inf: impossible)."""
+
+    @property
+    def texts(self) -> list[str]:
+        return [r.text for r in self.results]
+
+    def to_dict(self) -> dict[str, Any]:
+        return _finite({"kind": self.kind, "prompt": self.prompt, "labels": list(self.labels),
+                        "results": [r.to_dict() for r in self.results],
+                        "cross_logprobs": [list(row) for row in self.cross_logprobs]})
+
+    def __str__(self) -> str:
+        from .display import format_comparison
+
+        return format_comparison(self)
+
+    def _repr_html_(self) -> str:
+        from .html import comparison_html
+
+        return comparison_html(self)
+
+
+def compare_models(prompt: "Prompt", models: Sequence["LM"], labels: Sequence[str] | None = None,
+                   **generation_kwargs: Any) -> Comparison:
+    """The same prompt and parameters on several models (base vs instruct, say)."""
+    _check_count("models", models)
+    results = [lm.generate(prompt, **generation_kwargs) for lm in models]
+    cross = [[_text_logprob(judge, prompt, result, same_tokens=_same_vocab(judge, lm)) for judge in models]
+             for lm, result in zip(models, results)]
+    return Comparison("models", prompt, tuple(labels or [lm.name for lm in models]), tuple(results),
+                      tuple(tuple(row) for row in cross))
+
+
+def compare_systems(lm: "LM", prompt: str, systems: Sequence[str | None], **generation_kwargs: Any) -> Comparison:
+    """The same user message under several system messages (None: the template's own default)."""
+    _check_count("systems", systems)
+    if not isinstance(prompt, str):
+        raise ParameterError("prompt", prompt, "the user's message, as a string, when comparing system messages")
+    chats = [([{"role": "system", "content": s}] if s is not None else []) + [{"role": "user", "content": prompt}]
+             for s in systems]
+    results = [lm.generate(chat, **generation_kwargs) for chat in chats]
+    cross = [[_text_logprob(lm, chat, result) for chat in chats] for result in results]
+    labels = tuple("(template default)" if s is None else s for s in systems)
+    return Comparison("systems", prompt, labels, tuple(results), tuple(tuple(row) for row in cross))
+
+
+@torch.inference_mode()
+def compare_settings(lm: "LM", prompt: "Prompt", settings: Sequence[Mapping[str, Any]], top_n: int = 5,
+                     **common: Any) -> Comparison:
+    """Several parameter settings (each over `common`) on one prompt, as one batch with one prefill."""
+    _check_count("settings", settings)
+    text, ids = lm.prompt_ids(prompt)
+    all_params = []
+    for i, setting in enumerate(settings):
+        if not isinstance(setting, Mapping):
+            raise ParameterError(f"settings[{i}]", setting, "a dict of generation parameters")
+        params = lm.params(len(ids), top_n=top_n, **{**common, **setting})
+        if params.strategy not in ("greedy", "sample") or params.num_return_sequences != 1:
+            raise ParameterError(f"settings[{i}]", dict(setting), "greedy or sampling settings with one sequence "
+                                 "each (compare beam searches one by one)")
+        if params.do_sample and params.seed is None:
+            params = dataclasses.replace(params, seed=i, sources={**params.sources, "seed": "comparison row"})
+        all_params.append(params)
+    rows = [(p, build_stages(p, len(ids)),
+             torch.Generator(device=lm.device).manual_seed(p.seed) if p.do_sample else None) for p in all_params]
+    builders = [SequenceBuilder(lm, p) for p in all_params]
+    start, first = time.perf_counter(), None
+    steps = generate_rows(lm.model, torch.tensor([ids], device=lm.device), rows)
+    for draws in steps:
+        first = first or time.perf_counter()
+        for builder, draw in zip(builders, draws):
+            if not builder.finish:
+                builder.push(draw, 0)
+        if all(b.finish for b in builders):
+            break
+    steps.close()
+    end = time.perf_counter()
+    results = tuple(
+        _result(lm, text, ids, p, stages, [b.sequence()], _usage(len(ids), [b.steps], start, first, end))
+        for (p, stages, _), b in zip(rows, builders)
+    )
+    cross = [[_under(lm, ids, list(r.sequences[0].token_ids), stages) for _, stages, _ in rows] for r in results]
+    labels = tuple(", ".join(f"{k}={v!r}" for k, v in s.items()) or "(defaults)" for s in settings)
+    return Comparison("settings", prompt, labels, results, tuple(tuple(row) for row in cross))
+
+
+def _under(lm: "LM", prompt_ids: list[int], token_ids: list[int], stages) -> float:
+    """log-probability of the tokens under a sampler's final distribution (teacher-forced)."""
+    if not token_ids:
+        return 0.0
+    draws = trace_sequence(lm.model, prompt_ids, token_ids, stages, top_n=0, on_logprobs=False)
+    return sum(d.sampling_logprob[0] for d in draws)
+
+
+def _text_logprob(lm: "LM", prompt: "Prompt", result: Result, same_tokens: bool = True) -> float:
+    """log-probability of a result's text under `lm` (its own tokens when the vocabulary is the same)."""
+    _, ids = lm.prompt_ids(prompt)
+    seq = result.sequences[0]
+    tokens = list(seq.token_ids) if same_tokens else lm.tokenizer(seq.text, add_special_tokens=False)["input_ids"]
+    return _under(lm, ids, tokens, ())
+
+
+def _same_vocab(a: "LM", b: "LM") -> bool:
+    return a is b or a.tokenizer.get_vocab() == b.tokenizer.get_vocab()
+
+
+def _check_count(name: str, items: Sequence[Any]) -> None:
+    if not isinstance(items, (list, tuple)) or not 1 <= len(items) <= 8:
+        raise ParameterError(name, items, "a list of 1 to 8 items")
+
+
+def logprob_to_percent(logprob: float) -> str:
+    return "impossible" if logprob == -math.inf else f"{math.exp(logprob):.2e}"

@@ -1,0 +1,203 @@
+"""Rich HTML views for notebooks: inline CSS and a few lines of inline script, no CDN, no network.
+
+Every token is a span coloured by probability, with a `title` tooltip that works even where
+scripts do not run; clicking a token (where they do) opens its alternatives and the stage-by-stage
+table. The per-step data travels once, as JSON in a <script type="application/json"> block, so the
+markup stays small for long generations. All text is escaped: a prompt containing <script> is
+shown, never run.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from html import escape
+from typing import Any
+
+_ids = itertools.count()
+
+CSS = """
+.mdl{font-family:system-ui,sans-serif;font-size:14px;line-height:1.6;color:#222;max-width:60em}
+.mdl .head{color:#555;font-size:12px;margin-bottom:4px}.mdl .warn{color:#b00;font-weight:600}
+.mdl .text{white-space:pre-wrap;font-family:ui-monospace,monospace;padding:6px;border:1px solid #ddd;border-radius:4px}
+.mdl .t{border-radius:3px;cursor:pointer;padding:0 1px}.mdl .t:hover,.mdl .t.sel{outline:2px solid #333}
+.mdl .sp{background:#e6e0f8;color:#5b3fb0;font-weight:600}.mdl .ws{color:#999}
+.mdl .strip{display:flex;align-items:flex-end;height:24px;gap:1px;margin:4px 0}
+.mdl .strip i{flex:1;background:#8ab;min-width:1px}
+.mdl table{border-collapse:collapse;font-size:12px;margin-top:6px}.mdl td,.mdl th{border:1px solid #ddd;padding:2px 6px;text-align:right}
+.mdl td.l,.mdl th.l{text-align:left;font-family:ui-monospace,monospace}.mdl .gone{color:#bbb;text-decoration:line-through}
+.mdl .pop{margin-top:6px}
+"""
+
+SCRIPT = """
+(function(){var root=document.getElementById('%(id)s');if(!root)return;
+var data=JSON.parse(root.querySelector('script[type="application/json"]').textContent);
+var pop=root.querySelector('.pop');
+function pct(lp){if(lp===null)return '—';var p=Math.exp(lp)*100;return p>=9.5?p.toFixed(0)+'%%':p>=0.095?p.toFixed(1)+'%%':'<0.1%%';}
+function esc(s){return s.replace(/[&<>"]/g,function(c){return {'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;'}[c];});}
+root.addEventListener('click',function(e){var t=e.target.closest('.t');if(!t||t.dataset.s===undefined)return;
+root.querySelectorAll('.t.sel').forEach(function(x){x.classList.remove('sel');});t.classList.add('sel');
+var s=data.steps[+t.dataset.q][+t.dataset.s];var names=data.stages;
+var h='<b>'+esc(JSON.stringify(s.text))+'</b> · model '+pct(s.logprob)+' · sampler '+pct(s.sampling_logprob)+' · rank '+s.rank+' · entropy '+s.entropy.toFixed(2)+' nats';
+h+='<table><tr><th class="l">token</th>'+names.map(function(n){return '<th>'+esc(n)+'</th>';}).join('')+'</tr>';
+s.top.forEach(function(c){h+='<tr><td class="l">'+esc(JSON.stringify(c.text))+'</td>'+c.stages.map(function(lp){return '<td class="'+(lp===null?'gone':'')+'">'+pct(lp)+'</td>';}).join('')+'</tr>';});
+pop.innerHTML=h+'</table>';});})();
+"""
+
+
+def _color(logprob: float | None) -> str:
+    p = 0.0 if logprob is None or logprob == -math.inf else math.exp(logprob)
+    return f"hsl({int(120 * p)},70%,{88 - int(8 * p)}%)"
+
+
+def _pct(logprob: float | None) -> str:
+    if logprob is None or logprob == -math.inf:
+        return "—"
+    p = math.exp(logprob) * 100
+    return f"{p:.0f}%" if p >= 9.5 else f"{p:.1f}%" if p >= 0.095 else "<0.1%"
+
+
+def _json(data: Any) -> str:
+    """JSON safe inside a <script> element."""
+    # "<" as \u003c: no "</script>" or "<!--" can end or confuse the element, whatever the text.
+    return json.dumps(data, ensure_ascii=False, allow_nan=False).replace("<", "\\u003c")
+
+
+def _finite(x: float) -> float | None:
+    return x if math.isfinite(x) else None
+
+
+def _wrap(body: str, data: dict | None = None) -> str:
+    uid = f"mdl-{next(_ids)}"
+    script = ""
+    if data is not None:
+        script = (f'<script type="application/json">{_json(data)}</script>'
+                  f"<script>{SCRIPT % {'id': uid}}</script>")
+    return f'<div class="mdl" id="{uid}"><style>{CSS}</style>{body}{script}</div>'
+
+
+def result_html(result) -> str:
+    """A generation: each sequence's tokens coloured by the model's probability, an entropy strip,
+    and a click-to-open table of alternatives per token."""
+    params = result.params
+    head = [escape(result.model), escape(params.get("do_sample") and "sampling" or "greedy"),
+            f"seed {params.get('seed')}", "stages: " + escape(" → ".join(result.stage_names))]
+    if params.get("num_beams", 1) > 1:
+        head[1] = f"beam search ({params['num_beams']} beams)"
+    body = [f'<div class="head">{" · ".join(head)}</div>']
+    if result.random_weights:
+        body.append('<div class="warn">RANDOM WEIGHTS: this text means nothing</div>')
+    body += [f'<div class="head">note: {escape(w)}</div>' for w in result.warnings]
+    steps_data = []
+    for q, seq in enumerate(result.sequences):
+        spans, bars, data = [], [], []
+        top_entropy = max((s.entropy for s in seq.steps), default=1.0) or 1.0
+        for i, step in enumerate(seq.steps):
+            alts = ", ".join(f"{c.text!r} {_pct(c.logprob)}" for c in step.top[:5])
+            title = (f"model {_pct(step.logprob)} · sampler {_pct(step.sampling_logprob)} · rank {step.rank}"
+                     f" · entropy {step.entropy:.2f}\n{alts}")
+            spans.append(f'<span class="t" data-q="{q}" data-s="{i}" style="background:{_color(step.logprob)}" '
+                         f'title="{escape(title)}">{escape(step.text)}</span>')
+            bars.append(f'<i style="height:{max(4, int(100 * step.entropy / top_entropy))}%" '
+                        f'title="entropy {step.entropy:.2f} nats"></i>')
+            data.append({"text": step.text, "logprob": _finite(step.logprob),
+                         "sampling_logprob": _finite(step.sampling_logprob), "rank": step.rank,
+                         "entropy": step.entropy,
+                         "top": [{"text": c.text, "stages": [_finite(x) for x in c.stages]} for c in step.top]})
+        steps_data.append(data)
+        label = f"sequence {q + 1} · " if len(result.sequences) > 1 else ""
+        score = f" · score {seq.score:.3f}" if seq.score is not None else ""
+        body.append(f'<div class="head">{label}{len(seq.steps)} tokens · {escape(seq.finish_reason)}{score}</div>')
+        body.append(f'<div class="text">{"".join(spans)}</div><div class="strip" title="entropy per token">'
+                    f'{"".join(bars)}</div>')
+    u = result.usage
+    body.append(f'<div class="head">{u.prompt_tokens} prompt tokens · {u.completion_tokens} generated · '
+                f'{u.tokens_per_second:.1f} tokens/s · {escape(result.device)} {escape(result.dtype)} · '
+                'colour: the model\'s probability; click a token for its alternatives</div><div class="pop"></div>')
+    return _wrap("".join(body), {"stages": list(result.stage_names), "steps": steps_data})
+
+
+def tokens_html(tokens) -> str:
+    """Tokens as coloured chips (special tokens highlighted, whitespace visible), then the table."""
+    palette = ("#fde2e2", "#e2f0fd", "#e5fde2", "#fdf6e2", "#efe2fd")
+    chips, rows = [], []
+    for k, t in enumerate(tokens.tokens):
+        if t.partial and not t.text:
+            continue
+        cls = "t sp" if t.special else "t"
+        style = "" if t.special else f' style="background:{palette[t.group % len(palette)]}"'
+        shown = escape(t.piece if t.special else t.visible)
+        chips.append(f'<span class="{cls}"{style} title="{escape(f"id {t.id} · {t.piece}")}">{shown}</span>')
+    for t in tokens.tokens:
+        text = "special" if t.special else escape(t.visible) + (" (split character)" if t.partial and t.text else "")
+        rows.append(f'<tr><td>{t.id}</td><td class="l">{escape(t.piece)}</td><td class="l">{text}</td>'
+                    f"<td>{t.start}:{t.end}</td></tr>")
+    body = (f'<div class="head">{tokens.count} tokens · {tokens.chars_per_token:.2f} characters per token · '
+            f'{escape(tokens.tokenizer)}</div><div class="text">{"".join(chips)}</div>'
+            '<table><tr><th>id</th><th class="l">piece (as stored)</th><th class="l">text</th><th>span</th></tr>'
+            f'{"".join(rows)}</table>')
+    return _wrap(body)
+
+
+def card_html(card) -> str:
+    from .display import _size
+
+    rows = [
+        ("Parameters", f"{card.parameters:,} ({card.parameters / 1e6:,.1f} million)"),
+        ("Architecture", card.architecture),
+        ("Layers · heads · key-value heads · hidden", f"{card.layers} · {card.attention_heads} · "
+                                                      f"{card.key_value_heads} · {card.hidden_size}"),
+        ("Context", f"{card.context_length:,} tokens" if card.context_length else "unknown"),
+        ("Stored as", card.dtype),
+        ("Vocabulary", f"model {card.model_vocab_size:,} · tokenizer {card.tokenizer_vocab_size:,}: {card.vocab_note}"),
+        ("Memory (weights)", " · ".join(f"{k} {_size(v)}" for k, v in card.memory_bytes.items())),
+        ("Special tokens", ", ".join(f"{k} {v}" for k, v in card.special_tokens.items())),
+        ("Chat template", "yes" if card.has_chat_template else "no"),
+        ("Generation", card.defaults_sentence),
+    ]
+    warn = '<div class="warn">RANDOM WEIGHTS</div>' if card.random_weights else ""
+    table = "".join(f'<tr><th class="l">{escape(k)}</th><td class="l">{escape(str(v))}</td></tr>' for k, v in rows)
+    return _wrap(f"<b>{escape(card.name)}</b>{warn}<table>{table}</table>")
+
+
+def score_html(score) -> str:
+    """A scored text: tokens coloured by the model's probability; hover for rank and expectations."""
+    spans = [f'<span class="t" title="first token: nothing predicts it">{escape(score.first_token[1])}</span>']
+    for s in score.steps:
+        expected = ", ".join(f"{c.text!r} {_pct(c.logprob)}" for c in s.top[:5])
+        title = f"model {_pct(s.logprob)} · rank {s.rank} · entropy {s.entropy:.2f}\nexpected: {expected}"
+        spans.append(f'<span class="t" style="background:{_color(s.logprob)}" title="{escape(title)}">'
+                     f"{escape(s.text)}</span>")
+    warn = '<div class="warn">RANDOM WEIGHTS</div>' if score.random_weights else ""
+    head = (f'<div class="head">{escape(score.model)} · {len(score.steps)} tokens scored · log-probability '
+            f"{score.logprob:.2f} · perplexity {score.perplexity:.2f} · colour: the model's probability</div>")
+    return _wrap(f'{head}{warn}<div class="text">{"".join(spans)}</div>')
+
+
+def comparison_html(comparison) -> str:
+    """Side by side: each text, then the cross table of log-probabilities."""
+    cols = "".join(f'<th class="l">{escape(l)}</th>' for l in comparison.labels)
+    texts = "".join(
+        f'<tr><th class="l">{escape(l)}{" (RANDOM WEIGHTS)" if r.random_weights else ""}</th>'
+        f'<td class="l" style="white-space:pre-wrap">{escape(r.text)}</td></tr>'
+        for l, r in zip(comparison.labels, comparison.results))
+    cross = "".join(
+        f'<tr><th class="l">{escape(l)}</th>' + "".join(
+            f'<td>{"impossible" if v == -math.inf else f"{v:.2f}"}</td>' for v in row) + "</tr>"
+        for l, row in zip(comparison.labels, comparison.cross_logprobs))
+    kind = comparison.kind[:-1]
+    return _wrap(f'<div class="head">Comparison of {escape(comparison.kind)} · prompt: {escape(str(comparison.prompt))}'
+                 f'</div><table>{texts}</table><div class="head">log-probability of each text (rows) under each '
+                 f'{escape(kind)} (columns)</div><table><tr><th></th>{cols}</tr>{cross}</table>')
+
+
+def conversation_html(conversation) -> str:
+    """The turns, then the exact prompt with its special tokens highlighted."""
+    turns = "".join(f'<tr><th class="l">{escape(m["role"])}</th><td class="l" style="white-space:pre-wrap">'
+                    f'{escape(m["content"])}</td></tr>' for m in conversation.messages)
+    view = conversation.template()
+    added = (f'<div class="head">The template adds a system message: {escape(view.added_system)}</div>'
+             if view.added_system else "")
+    return _wrap(f'<div class="head">Conversation with {escape(conversation.lm.name)}</div><table>{turns}</table>'
+                 f'{added}<div class="head">The prompt the model reads:</div>' + tokens_html(conversation.tokens()))
