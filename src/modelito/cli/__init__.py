@@ -1,0 +1,66 @@
+"""The `modelito` command line. Each command is thin over the library; torch loads only when a
+command needs a model, so `--help` answers at once."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..errors import ModelitoError
+from .common import common_parser
+from .i18n import Text, detect_lang
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = common_parser()
+    parser = argparse.ArgumentParser(
+        prog="modelito", parents=[common],
+        description="Look inside a generative language model while it writes: tokens, chat prompts, and for "
+                    "each token what the model wanted, what the sampler allowed and what it chose.",
+        epilog="Examples:\n  modelito generate -m modelito-tiny-instruct --probs 'Hola modelito, hablas español?'\n"
+               "  modelito chat -m modelito-tiny-instruct\n  modelito info Qwen/Qwen2.5-0.5B-Instruct\n"
+               "  modelito tokenize 'Hola modelito, hablas español?'\n"
+               "The default model is $MODELITO_MODEL, else Qwen/Qwen2.5-0.5B-Instruct; offline, use -m "
+               "modelito-tiny-instruct.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    original = commands.add_parser
+
+    def add_parser(name, **kwargs):  # every command takes the common flags
+        return original(name, parents=[common], **kwargs)
+
+    commands.add_parser = add_parser
+    from . import chat, classify, commands as basic, runs, serve, train
+
+    basic.register(commands, None)
+    chat.register(commands, None)
+    runs.register(commands, None)
+    serve.register(commands, None)
+    classify.register(commands, None)
+    train.register(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    text = Text(args.lang or detect_lang())
+    if not args.command:
+        parser.print_help()
+        return 0
+    try:
+        code = args.run(args, text) if args.command != "train" else args.run(args)
+        if not args.no_log and getattr(args, "log_result", None) is not None:
+            from .runs import log_run
+
+            log_run(args, text)
+        return code or 0
+    except ModelitoError as err:  # a user mistake: one clear line, no traceback
+        if args.debug:
+            raise
+        print(f"modelito: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\nmodelito: interrupted", file=sys.stderr)
+        return 130
