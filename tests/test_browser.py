@@ -1,0 +1,136 @@
+"""The playground in a real browser (Playwright driving Debian's Chromium): chat with streamed tokens
+and their probabilities, alternatives, a branch, the language switch, a comparison, a beam search.
+Screenshots of each view go to artifacts/screenshots/."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from conftest import REQUIRE, ROOT
+from test_server import Server
+
+CHROMIUM = os.environ.get("MODELITO_CHROMIUM", "/usr/bin/chromium")
+SHOTS = ROOT / "artifacts" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def page(tiny_lm):
+    playwright = pytest.importorskip("playwright.sync_api", reason="the test extras install playwright")
+    if not Path(CHROMIUM).exists():
+        message = f"Chromium not found at {CHROMIUM} (apt-get install -y chromium)"
+        if REQUIRE:
+            pytest.fail(message)
+        pytest.skip(message)
+    server = Server(tiny_lm, max_tokens_cap=64, name="tiny")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        page = browser.new_page(viewport={"width": 1200, "height": 900}, locale="en-US")
+        page.goto(server.url + "/")
+        page.wait_for_selector("#model:not(:empty)")
+        yield page
+        browser.close()
+    server.stop()
+
+
+def shot(page, name: str) -> None:
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def test_chat_streams_tokens_with_probabilities_and_alternatives(page):
+    page.click("nav button[data-view=params]")
+    page.fill("#p-max_new_tokens", "12")
+    page.dispatch_event("#p-max_new_tokens", "change")
+    page.fill("#p-min_new_tokens", "12")  # exactly 12 tokens, whatever the model
+    page.dispatch_event("#p-min_new_tokens", "change")
+    page.click("nav button[data-view=chat]")
+    page.fill("#input", "Hola modelito, hablas español?")
+    page.click("#send")
+    page.wait_for_function("document.querySelectorAll('#history .tok').length >= 12", timeout=60000)
+    tokens = page.locator("#history .tok")
+    assert tokens.count() == 12
+    assert "background" in (tokens.first.get_attribute("style") or "")  # coloured by probability
+    tokens.nth(2).click()
+    page.wait_for_selector("#details table")
+    assert page.locator("#details .alt").count() >= 2
+    header = page.inner_text("#details table tr")
+    assert "model" in header
+    shot(page, "chat")
+    before = page.inner_text("#history .msg:last-child")
+    alternative = page.locator("#details .alt").nth(1)
+    alt_text = alternative.locator("td").first.inner_text().strip('"')
+    alternative.click()  # branch: continue from the other token
+    page.wait_for_function("document.querySelectorAll('#history .msg').length === 2 && "
+                           "document.querySelector('#history .msg:last-child').innerText.length > 0", timeout=60000)
+    page.wait_for_timeout(500)
+    after = page.inner_text("#history .msg:last-child")
+    assert after != before and alt_text.strip() in after
+    shot(page, "branch")
+
+
+def test_prompt_view_and_language_switch(page):
+    page.click("#showprompt")
+    page.wait_for_selector("#prompttext:not([hidden])")
+    assert "<|im_start|>user" in page.inner_text("#prompttext")
+    page.select_option("#lang", "es")
+    assert page.inner_text("nav button[data-view=params]") == "Parámetros"
+    assert page.inner_text("#send") == "Enviar"
+    shot(page, "spanish")
+    page.select_option("#lang", "en")
+    assert page.inner_text("#send") == "Send"
+
+
+def test_tokenizer_view_live(page):
+    page.click("nav button[data-view=tokens]")
+    page.fill("#tokinput", "Hola modelito")
+    page.wait_for_function("document.querySelector('#tokout').innerText.includes('tokens')", timeout=20000)
+    assert page.locator("#tokout .chip").count() >= 2
+    shot(page, "tokenizer")
+
+
+def test_compare_view(page):
+    page.click("nav button[data-view=compare]")
+    page.click("#cmprun")
+    page.wait_for_selector("#cmpout table", timeout=60000)
+    assert page.locator("#cmpout .msg").count() == 3
+    shot(page, "compare")
+
+
+def test_beam_view_grows_the_tree(page):
+    page.click("nav button[data-view=beam]")
+    page.fill("#beamlen", "5")
+    page.click("#beamrun")
+    page.wait_for_function("document.querySelectorAll('#beamout .tree > li').length >= 2", timeout=60000)
+    page.wait_for_selector("#beamout .msg", timeout=60000)
+    assert page.locator("#beamout .kept").count() >= 2
+    shot(page, "beam")
+
+
+def test_parameters_and_card_views(page):
+    page.click("nav button[data-view=params]")
+    assert page.get_attribute("#p-temperature", "placeholder") == "0.7"  # the model's default, shown
+    page.fill("#p-temperature", "0.2")
+    page.dispatch_event("#p-temperature", "change")
+    assert "chg" in page.get_attribute("#p-temperature >> xpath=..", "class")
+    shot(page, "parameters")
+    page.click("nav button[data-view=card]")
+    assert "Qwen2ForCausalLM" in page.inner_text("#cardout")
+    shot(page, "card")
+    page.set_viewport_size({"width": 390, "height": 800})  # a phone
+    page.click("nav button[data-view=chat]")
+    shot(page, "phone")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+
+
+def test_keyboard_reaches_the_tokens(page):
+    page.set_viewport_size({"width": 1200, "height": 900})
+    page.click("nav button[data-view=chat]")
+    page.focus("#history .tok >> nth=0")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#details table")
+    assert page.locator("#details .alt").count() >= 1
