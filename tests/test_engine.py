@@ -115,7 +115,8 @@ def test_greedy_trace_is_certain_and_records_the_processed_scores(tiny_lm):
 # -- sampling is statistically right ---------------------------------------------------------------
 
 @pytest.mark.parametrize("kwargs", [{"temperature": 1.0, "top_k": 0, "top_p": 1.0, "repetition_penalty": 1.0},
-                                    {"temperature": 0.8, "top_k": 0, "top_p": 0.9}])
+                                    {"temperature": 0.8, "top_k": 0, "top_p": 0.9},
+                                    {"temperature": 1.2, "top_k": 30, "top_p": 0.95}])  # drawn among the kept few
 def test_draw_frequencies_match_the_final_distribution(tiny_lm, kwargs):
     draws = 6000
     result = tiny_lm.generate("Hola", do_sample=True, max_new_tokens=1, num_return_sequences=draws, seed=1234,

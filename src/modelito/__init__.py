@@ -18,30 +18,22 @@ __all__ = [
 ]
 
 
+# torch and transformers load only when a model is needed, so `import modelito` stays fast:
+# these names are imported on first use.
+_LAZY = {
+    "load": ("loading", "load"),
+    "LM": ("lm", "LM"),
+    "describe": ("modelcard", "describe"),
+    "compare": ("comparison", "compare_models"),
+    "compare_tokenizers": ("tokens", "compare_tokenizers"),
+    "Classifier": ("classify", "Classifier"),
+}
+
+
 def __getattr__(name: str):
-    # torch and transformers load only when a model is needed, so `import modelito` stays fast.
-    if name == "load":
-        from .loading import load
+    if name in _LAZY:
+        import importlib
 
-        return load
-    if name == "LM":
-        from .lm import LM
-
-        return LM
-    if name == "describe":
-        from .modelcard import describe
-
-        return describe
-    if name == "compare":
-        from .comparison import compare_models
-
-        return compare_models
-    if name == "Classifier":
-        from .classify import Classifier
-
-        return Classifier
-    if name == "compare_tokenizers":
-        from .tokens import compare_tokenizers
-
-        return compare_tokenizers
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(f".{module}", __name__), attr)
     raise AttributeError(f"module 'modelito' has no attribute {name!r}")

@@ -106,28 +106,35 @@ def top_p(p: float, min_keep: int = 1) -> Processor:
     """Keep the most likely tokens until their probability adds up to p. transformers: TopPLogitsWarper."""
 
     def apply(ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
-        ascending = None
         finite = int(torch.isfinite(scores).sum(-1).max())
         if finite <= scores.shape[-1] // 4:
             # After top-k only a few scores are finite. Removed tokens add exactly 0 to every
             # cumulative sum, so ordering just the finite ones gives the same cut without sorting
-            # the whole vocabulary (the sampler's costliest operation). Tied scores would be ordered
-            # as the full sort happens to order them, so with ties we take the full sort.
+            # the whole vocabulary (the sampler's costliest operation).
             values, order = scores.topk(max(finite, min_keep), dim=-1)  # descending
-            tied = (values[:, 1:] == values[:, :-1]) & torch.isfinite(values[:, 1:])
-            if not bool(tied.any()):
-                ascending, order = values.flip(-1), order.flip(-1)
-                removed = torch.isneginf(scores)  # tokens outside the set stay removed
-        if ascending is None:
-            ascending, order = torch.sort(scores, descending=False)
-            removed = torch.zeros_like(scores, dtype=torch.bool)
-        cumulative = ascending.softmax(-1).cumsum(-1)
-        # The least likely tokens whose total mass stays within 1 - p go; the last min_keep always stay.
-        drop = cumulative <= (1 - p)
-        drop[..., -min_keep:] = False
-        return scores.masked_fill(removed.scatter(1, order, drop), NEG_INF)
+            ascending, order = values.flip(-1), order.flip(-1)
+            drop = _top_p_drop(ascending, p, min_keep)
+            # Equal scores may sit in either order; only a tie across the cut decides which token
+            # stays, and then transformers' full sort decides it.
+            cut = drop.sum(-1, keepdim=True)
+            inside = (cut > 0) & (cut < ascending.shape[-1])
+            left = ascending.gather(1, (cut - 1).clamp(min=0))
+            right = ascending.gather(1, cut.clamp(max=ascending.shape[-1] - 1))
+            if not bool((inside & (left == right)).any()):
+                return scores.masked_fill(torch.isneginf(scores).scatter(1, order, drop), NEG_INF)
+        ascending, order = torch.sort(scores, descending=False)
+        drop = _top_p_drop(ascending, p, min_keep)
+        return scores.masked_fill(drop.scatter(1, order, drop), NEG_INF)
 
     return apply
+
+
+def _top_p_drop(ascending: torch.Tensor, p: float, min_keep: int) -> torch.Tensor:
+    """For scores sorted ascending: drop the least likely while their total mass stays within 1 - p;
+    the last min_keep always stay."""
+    drop = ascending.softmax(-1).cumsum(-1) <= (1 - p)
+    drop[..., -min_keep:] = False
+    return drop
 
 
 def min_p(p: float, min_keep: int = 1) -> Processor:
@@ -193,4 +200,9 @@ def choose(logprobs: torch.Tensor, do_sample: bool, generator: torch.Generator |
     """The next token of each row [B]: a draw from the final distribution, or its argmax when greedy."""
     if not do_sample:
         return logprobs.argmax(-1)
+    support = int(torch.isfinite(logprobs).sum(-1).max())
+    if support <= logprobs.shape[-1] // 4:
+        # Draw among the tokens the sampler kept: the same probabilities, a fraction of the work.
+        values, index = logprobs.topk(support, dim=-1)
+        return index.gather(1, torch.multinomial(values.exp(), 1, generator=generator)).squeeze(1)
     return torch.multinomial(logprobs.exp(), 1, generator=generator).squeeze(1)

@@ -166,10 +166,12 @@ def create_app(lm: Any, *, api_key: str | None = None, max_tokens_cap: int | Non
         except (ModelitoError, ValueError) as err:
             return refuse(err)
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        want_logprobs = bool(body.get("logprobs")) if chat else body.get("logprobs") is not None
         rid, created = oai.new_id("chatcmpl" if chat else "cmpl"), oai.now()
         kind = "chat.completion" if chat else "text_completion"
         if body.get("stream"):
-            return StreamingResponse(stream_openai(request, prompt, kwargs, top, chat, rid, created, include_usage),
+            return StreamingResponse(stream_openai(request, prompt, kwargs, top, want_logprobs, chat, rid, created,
+                                                   include_usage),
                                      media_type="text/event-stream")
         result = await run_locked(lambda: lm.generate(prompt, **kwargs))
         choices = []
@@ -178,11 +180,10 @@ def create_app(lm: Any, *, api_key: str | None = None, max_tokens_cap: int | Non
                 choice = {"index": i, "message": {"role": "assistant", "content": seq.text},
                           "finish_reason": oai.finish_reason(seq),
                           "logprobs": {"content": [oai.chat_logprobs(s, top) for s in seq.steps]}
-                          if body.get("logprobs") else None}
+                          if want_logprobs else None}
             else:
                 choice = {"index": i, "text": seq.text, "finish_reason": oai.finish_reason(seq),
-                          "logprobs": oai.completion_logprobs(seq.steps, top) if body.get("logprobs") is not None
-                          else None}
+                          "logprobs": oai.completion_logprobs(seq.steps, top) if want_logprobs else None}
             choice["modelito"] = oai.extension(result, seq)
             choices.append(choice)
         data = {"id": rid, "object": kind, "created": created, "model": model_name, "choices": choices,
@@ -191,7 +192,7 @@ def create_app(lm: Any, *, api_key: str | None = None, max_tokens_cap: int | Non
             data["modelito"] = {"beam_tree": _plain(result.beam_tree)}
         return data
 
-    async def stream_openai(request, prompt, kwargs, top, chat, rid, created, include_usage):
+    async def stream_openai(request, prompt, kwargs, top, want_logprobs, chat, rid, created, include_usage):
         kind = "chat.completion.chunk" if chat else "text_completion"
         started: set[int] = set()
         async for event in stream_locked(lambda: lm.stream(prompt, **kwargs), request):
@@ -210,7 +211,7 @@ def create_app(lm: Any, *, api_key: str | None = None, max_tokens_cap: int | Non
             else:
                 choice = {"index": i, "text": event.text, "finish_reason": None, "logprobs": None}
             if event.step is not None:
-                if top or (not chat and kwargs.get("top_n")):
+                if want_logprobs:
                     choice["logprobs"] = ({"content": [oai.chat_logprobs(event.step, top)]} if chat
                                           else oai.completion_logprobs([event.step], top))
                 choice["modelito"] = {"step": oai.step_json(event.step)}
