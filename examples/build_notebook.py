@@ -146,9 +146,83 @@ contraste.steps[0].contrastive"""),
 ]
 
 
-def notebook() -> dict:
+# The English version: the same code, the markdown translated (in the order of the cells above).
+ENGLISH_MARKDOWN: list[str] = [
+    """# Introduction to generative large language models, with modelito
+
+This notebook walks the course's practical session with **modelito**: each lesson is one call, and each
+result shows as HTML (tokens coloured by probability; click a token to see its alternatives).
+
+It runs with the course's models (Qwen2.5-0.5B and -Instruct, from the Hub) or **offline**, with the two
+tiny models that ship with modelito: set `SIN_RED` to `True` (or `MODELITO_OFFLINE=1`).""",
+    """## First steps: the model card
+
+The original `describir_modelo` read `max_position_embeddings` inside a bare `try/except`.
+`modelito.describe` reads only the configuration (the architecture is built on the `meta` device, no
+weights downloaded) and explains everything: exact parameters, context, the model's and the tokenizer's
+vocabularies (and why they differ), memory per dtype, and the generation defaults.""",
+    """## How text becomes tokens
+
+The notebook's table, with more: the piece as the vocabulary stores it (`ĠespaÃ±ol`: `Ġ` is the space
+and `Ã±` the two bytes of ñ), the text it stands for, and where it sits in the text.""",
+    """## The chat template
+
+Every instruction-tuned model has its template. A `Conversation` keeps the **messages** and renders them
+through the tokenizer's template each time; the original notebook concatenated strings (`historial`),
+which repeated the system message and added spaces the model never saw in training.""",
+    """## Our first message, streamed""",
+    """## Non-generative, base and instruction-tuned models
+
+A base model continues the text; an instruct model answers. The same sentence to both:""",
+    """### Sentiment, with and without an LLM
+
+The notebook asked the model to answer POSITIVO, NEGATIVO or NEUTRAL and read what it wrote. Token
+probabilities can be part of the algorithm: `lm.classify` scores each whole label as the answer (the
+probability of its whole token sequence) and normalises. Next to it, the course's non-generative
+classifier, through transformers' `text-classification` pipeline.""",
+    """## Generation strategies and parameters
+
+Does this model sample by default? The card says it in a sentence, and `lm.params` shows where each
+value comes from (you, the model's `generation_config`, or transformers' default).""",
+    """### The probability of each token
+
+**Careful with the original notebook:** `inspeccionar_probabilidades` applied `softmax` to
+`output_scores`, which are the scores *after* the repetition penalty, temperature, top-k and top-p. That is
+the **sampler's** probability, not the model's (hence all those 100 %). It also found tokens by
+re-tokenising the decoded text, which does not always give the same tokens. modelito keeps both numbers
+for each chosen token, and the stage-by-stage table: click a token.""",
+    """### The system message
+
+The notebook's three experiments, in one call (with each answer's probability under each system
+message):""",
+    """### Temperature and top-k
+
+Several settings on one prompt run as **one batch**, with a single prefill. The final table says how likely
+each text is under each setting ("impossible" when top-k would have removed it).""",
+    """### Several answers: `num_return_sequences`""",
+    """### Greedy decoding
+
+Always pick the most likely token. It is the same as sampling with `top_k=1`, or with a temperature close to
+zero: check it.""",
+    """### Beam search
+
+The notebook said a streamer cannot be used with `num_beams != 1`: the text cannot stream, but the search
+can. `result.beam_tree` keeps every step: the live beams, their best continuations, which were kept, which
+were pruned, and which hypotheses finished with what score.""",
+    """### Contrastive search
+
+Among the `top_k` most likely tokens, pick the one maximising (1 − α)·p − α·(highest cosine similarity of its
+hidden state with the context's): it penalises repeating oneself. transformers 5 no longer ships it in its
+core; modelito does, and records why each token won.""",
+]
+
+
+def notebook(lang: str = "es") -> dict:
+    english = iter(ENGLISH_MARKDOWN)
     cells = []
     for i, (kind, source) in enumerate(CELLS):
+        if kind == "md" and lang == "en":
+            source = next(english)
         cell = {"cell_type": "markdown" if kind == "md" else "code", "id": f"cell-{i}", "metadata": {},
                 "source": source.splitlines(True)}
         if kind == "code":
@@ -160,7 +234,10 @@ def notebook() -> dict:
             "nbformat": 4, "nbformat_minor": 5}
 
 
+NOTEBOOKS = {"es": "curso_modelito.ipynb", "en": "course_modelito_en.ipynb"}
+
 if __name__ == "__main__":
-    path = Path(__file__).with_name("curso_modelito.ipynb")
-    path.write_text(json.dumps(notebook(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-    print(f"wrote {path}")
+    for lang, name in NOTEBOOKS.items():
+        path = Path(__file__).with_name(name)
+        path.write_text(json.dumps(notebook(lang), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        print(f"wrote {path}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import runpy
 from pathlib import Path
 
@@ -11,20 +10,23 @@ import pytest
 
 from conftest import ROOT
 
-NOTEBOOK = ROOT / "examples" / "curso_modelito.ipynb"
+BUILDER = runpy.run_path(str(ROOT / "examples" / "build_notebook.py"))
 
 
-def test_the_committed_notebook_is_what_the_script_writes():
-    builder = runpy.run_path(str(ROOT / "examples" / "build_notebook.py"))
-    assert json.loads(NOTEBOOK.read_text(encoding="utf-8")) == builder["notebook"]()
+@pytest.mark.parametrize("lang", ["es", "en"])
+def test_the_committed_notebooks_are_what_the_script_writes(lang):
+    path = ROOT / "examples" / BUILDER["NOTEBOOKS"][lang]
+    assert json.loads(path.read_text(encoding="utf-8")) == BUILDER["notebook"](lang)
+    assert len(BUILDER["ENGLISH_MARKDOWN"]) == sum(kind == "md" for kind, _ in BUILDER["CELLS"])
 
 
-def test_notebook_runs_offline_without_errors(tmp_path, monkeypatch):
+@pytest.mark.parametrize("lang", ["es", "en"])
+def test_notebook_runs_offline_without_errors(lang, tmp_path, monkeypatch):
     nbformat = pytest.importorskip("nbformat", reason="the test extras install nbformat")
     nbclient = pytest.importorskip("nbclient", reason="the test extras install nbclient")
     monkeypatch.setenv("MODELITO_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    nb = nbformat.read(NOTEBOOK, as_version=4)
+    nb = nbformat.read(ROOT / "examples" / BUILDER["NOTEBOOKS"][lang], as_version=4)
     client = nbclient.NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}})
     client.execute()  # raises CellExecutionError on the first failing cell
     outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
