@@ -53,6 +53,20 @@ def test_labels_sharing_a_prefix_and_of_several_tokens(tiny_lm):
     assert len(tiny_lm.tokenizer("MUY POSITIVO", add_special_tokens=False)["input_ids"]) > 1
 
 
+def test_the_free_answer_names_the_longest_matching_label(tiny_lm, monkeypatch):
+    from modelito.trace import Result
+
+    real = tiny_lm.generate
+
+    def answers_negativo(*args, **kwargs):
+        result = real(*args, **kwargs)
+        seq = result.sequences[0].__class__(**{**result.sequences[0].__dict__, "text": "NEGATIVO."})
+        return Result(**{**result.__dict__, "sequences": (seq,)})
+
+    monkeypatch.setattr(tiny_lm, "generate", answers_negativo)
+    assert tiny_lm.classify("x", ["NEG", "NEGATIVO"], instruction="{text}").generated_label == "NEGATIVO"
+
+
 def test_variants_cover_case_and_leading_space():
     assert set(variants("Positivo")) == {"Positivo", " Positivo", "POSITIVO", " POSITIVO", "positivo", " positivo"}
 
@@ -126,3 +140,10 @@ def test_cli_classify_and_evaluate(tiny_path, classifier_path, capsys):
     assert json.loads(capsys.readouterr().out)[0]["examples"] == 5
     assert main(["evaluate", "-m", str(tiny_path), "--csv", str(csv), "--text-column", "nope"]) == 2
     assert "no column" in capsys.readouterr().err
+
+
+def test_csv_saved_by_a_spreadsheet_with_a_bom(tmp_path):
+    path = tmp_path / "labelled.csv"
+    path.write_bytes("\ufefftext,label\nMe encanta,1\nQué horror,-1\n".encode("utf-8"))
+    assert read_labelled_csv(path, "text", "label", {"1": "POSITIVO", "-1": "NEGATIVO"}) == [
+        ("Me encanta", "POSITIVO"), ("Qué horror", "NEGATIVO")]

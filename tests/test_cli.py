@@ -122,6 +122,28 @@ def test_chat_keeps_history_and_refuses_bad_settings(tiny_path, tmp_path):
     assert "temperature=-1" in out.getvalue()  # refused, with the reason; the chat went on
 
 
+def test_several_answers_are_printed_one_after_another(tiny_path, capsys):
+    assert main(["generate", "--no-log", "-m", str(tiny_path), "--sample", "-n", "2", "--seed", "1",
+                 "--max-new-tokens", "6", "Hola"]) == 0
+    out = capsys.readouterr().out
+    import modelito
+
+    result = modelito.load(tiny_path).generate([{"role": "user", "content": "Hola"}], do_sample=True,
+                                               num_return_sequences=2, seed=1, max_new_tokens=6)
+    assert out == f"{result.sequences[0].text}\n--- 2\n{result.sequences[1].text}\n"
+
+
+def test_chat_save_to_a_bad_path_keeps_the_chat(tiny_path, tmp_path):
+    from modelito.cli import build_parser
+    from modelito.cli.chat import run_chat
+
+    args = build_parser().parse_args(["chat", "-m", str(tiny_path), "--greedy", "--max-new-tokens", "3"])
+    out = io.StringIO()
+    script = f"/save {tmp_path}/empty.json\nHola\n/save /no/such/dir/x.json\n/history\n"
+    assert run_chat(args, Text("en"), stdin=io.StringIO(script), stdout=out) == 0
+    assert "could not save" in out.getvalue() and "user: Hola" in out.getvalue()
+
+
 def test_ctrl_c_during_an_answer_keeps_the_conversation(tiny_lm):
     from modelito.cli.chat import answer
 

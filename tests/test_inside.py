@@ -195,7 +195,9 @@ def test_settings_run_as_one_batch_with_one_prefill(tiny_lm, monkeypatch):
         alone = tiny_lm.generate(CHAT, max_new_tokens=6, repetition_penalty=1.0, **setting)
         assert result.sequences[0].token_ids == alone.sequences[0].token_ids
     greedy = cmp.results[0].sequences[0]
-    assert cmp.cross_logprobs[0][0] == pytest.approx(sum(s.stages[-2] for s in greedy.steps), abs=1e-4)
+    assert cmp.cross_logprobs[0][0] == 0.0  # greedy decoding is certain to write its own text...
+    if cmp.results[1].sequences[0].token_ids != greedy.token_ids:
+        assert cmp.cross_logprobs[1][0] == -math.inf  # ...and can write no other
     warm = cmp.results[1].sequences[0]
     assert cmp.cross_logprobs[1][1] == pytest.approx(sum(s.sampling_logprob for s in warm.steps), abs=1e-4)
     if cmp.results[1].sequences[0].token_ids != greedy.token_ids:

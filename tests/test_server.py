@@ -81,13 +81,15 @@ def test_chat_completion_with_logprobs(client, tiny_lm):
     expected = tiny_lm.generate(MESSAGES, do_sample=False, max_new_tokens=8)
     assert choice.message.content == expected.text
     content = choice.logprobs.content
-    assert [c.bytes for c in content] == [list(c.token.encode()) for c in content]
+    # Each token's own bytes (a token may hold part of a character) add up to the text.
+    assert bytes(b for c in content for b in c.bytes).decode("utf-8", errors="replace") == choice.message.content
     ext = choice.model_extra["modelito"]
     entries = [{"id": s["token_id"], "logprob": c.logprob, "top": [(t.token, t.logprob) for t in c.top_logprobs]}
                for c, s in zip(content, ext["steps"])]
     check_logprobs(tiny_lm, list(expected.prompt_token_ids), entries)
     assert ext["stage_names"][0] == "model" and "sampling_logprob" in ext["steps"][0]
-    assert response.usage.completion_tokens == len(content)
+    assert response.usage.completion_tokens == len(ext["steps"])
+    assert len(content) == len(ext["steps"]) - (choice.finish_reason == "stop")  # no end token in logprobs
 
 
 def test_streamed_chat_with_logprobs_and_usage(client, tiny_lm):
@@ -152,8 +154,13 @@ def test_n_seed_stop_and_extra_fields(client, tiny_lm):
     ({"messages": "hola"}, "messages"),
     ({"messages": MESSAGES, "model": "gpt-4"}, "model"),
     ({"messages": MESSAGES, "frobnicate": 1}, "frobnicate"),
-    ({"messages": MESSAGES, "n": 0}, "num_return_sequences"),
+    ({"messages": MESSAGES, "n": 0}, "n"),
     ({"messages": [{"role": "user", "content": "hola " * 400}]}, "messages"),
+    ({"messages": MESSAGES, "n": 100000}, "n"),
+    ({"messages": MESSAGES, "max_tokens": -1}, "max_tokens"),
+    ({"messages": MESSAGES, "stream_options": "x"}, "stream_options"),
+    ({"messages": [{"role": "user", "content": [{"type": "text", "text": 5}]}]}, "messages[0].content"),
+    ({"messages": MESSAGES, "stop": 5}, "stop"),
 ])
 def test_invalid_requests_get_4xx_naming_the_field(server, body, field):
     r = httpx.post(server.url + "/v1/chat/completions", json=body, timeout=30)
@@ -198,6 +205,13 @@ def test_modelito_endpoints(server, tiny_lm):
         events = [json.loads(l[6:]) for l in r.iter_lines() if l.startswith("data: {")]
     assert any("beam_step" in e for e in events) and "result" in events[-1]
     assert httpx.post(server.url + "/api/tokenize", json={"text": 5}).status_code == 400
+    for path, body in (("/api/score", {"text": "hola", "top_n": None}),
+                       ("/api/generate", {"messages": MESSAGES, "assistant_prefix": 5}),
+                       ("/api/generate", {"prompt": "x", "params": {"max_new_tokens": "5"}}),
+                       ("/api/compare", {"messages": MESSAGES, "settings": [{}], "common": "x"}),
+                       ("/api/compare", {"messages": MESSAGES, "settings": [{"max_new_tokens": None}, 3]})):
+        r = httpx.post(server.url + path, json=body, timeout=30)
+        assert r.status_code == 400 and r.json()["error"]["message"], (path, body, r.text)
 
 
 def test_no_files_or_models_from_requests(server):

@@ -102,7 +102,8 @@ class Conversation:
         return TemplateView(prompt=prompt, scaffolding=scaffolding, added_system=added)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"model": self.lm.name, "messages": [dict(m) for m in self.messages], "prompt": self.prompt()}
+        return {"model": self.lm.name, "messages": [dict(m) for m in self.messages],
+                "prompt": self.prompt() if self.messages else ""}
 
     def __len__(self) -> int:
         return len(self.messages)

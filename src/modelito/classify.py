@@ -111,7 +111,8 @@ def classify_with_lm(lm: "LM", text: str, labels: Sequence[str], instruction: st
     generated = label_of = None
     if generate:
         generated = lm.generate(messages, do_sample=False, max_new_tokens=16, top_n=0).text.strip()
-        label_of = next((l for l in labels if generated.upper().startswith(l.upper())), None)
+        named = [l for l in labels if generated.upper().startswith(l.upper())]
+        label_of = max(named, key=len) if named else None  # "NEGATIVO" is not "NEG"
     return Classification(text=text, labels=tuple(labels), probs=tuple(probs), method=f"label scoring ({lm.name})",
                           generated=generated, generated_label=label_of)
 
@@ -196,7 +197,7 @@ def read_labelled_csv(path: str | Path, text_column: str, label_column: str,
     path = Path(path)
     if not path.is_file():
         raise ModelitoError(f"{path}: no such file")
-    with path.open(encoding="utf-8", newline="") as f:
+    with path.open(encoding="utf-8-sig", newline="") as f:  # -sig: spreadsheets start CSVs with a BOM
         reader = csv.DictReader(f)
         missing = {text_column, label_column} - set(reader.fieldnames or [])
         if missing:

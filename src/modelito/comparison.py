@@ -62,8 +62,10 @@ def compare_models(prompt: "Prompt", models: Sequence["LM"], labels: Sequence[st
     """The same prompt and parameters on several models (base vs instruct, say)."""
     _check_count("models", models)
     results = [lm.generate(prompt, **generation_kwargs) for lm in models]
-    cross = [[_text_logprob(judge, prompt, result, same_tokens=_same_vocab(judge, lm)) for judge in models]
-             for lm, result in zip(models, results)]
+    # One measure for the whole table: the generated tokens when every model reads the same
+    # vocabulary, else the visible text as each model tokenizes it.
+    same = all(_same_vocab(models[0], lm) for lm in models)
+    cross = [[_text_logprob(judge, prompt, result, same_tokens=same) for judge in models] for result in results]
     return Comparison("models", prompt, tuple(labels or [lm.name for lm in models]), tuple(results),
                       tuple(tuple(row) for row in cross))
 
@@ -116,16 +118,18 @@ def compare_settings(lm: "LM", prompt: "Prompt", settings: Sequence[Mapping[str,
         _result(lm, text, ids, p, stages, [b.sequence()], _usage(len(ids), [b.steps], start, first, end))
         for (p, stages, _), b in zip(rows, builders)
     )
-    cross = [[_under(lm, ids, list(r.sequences[0].token_ids), stages) for _, stages, _ in rows] for r in results]
+    cross = [[_under(lm, ids, list(r.sequences[0].token_ids), stages, greedy=not p.do_sample) for p, stages, _ in rows]
+             for r in results]
     labels = tuple(", ".join(f"{k}={v!r}" for k, v in s.items()) or "(defaults)" for s in settings)
     return Comparison("settings", prompt, labels, results, tuple(tuple(row) for row in cross))
 
 
-def _under(lm: "LM", prompt_ids: list[int], token_ids: list[int], stages) -> float:
-    """log-probability of the tokens under a sampler's final distribution (teacher-forced)."""
+def _under(lm: "LM", prompt_ids: list[int], token_ids: list[int], stages, greedy: bool = False) -> float:
+    """log-probability of the tokens under a setting's final distribution (teacher-forced). Greedy
+    decoding takes the argmax of its processed scores: a text is certain (0) or impossible (-inf)."""
     if not token_ids:
         return 0.0
-    draws = trace_sequence(lm.model, prompt_ids, token_ids, stages, top_n=0, on_logprobs=False)
+    draws = trace_sequence(lm.model, prompt_ids, token_ids, stages, top_n=0, on_logprobs=False, argmax=greedy)
     return sum(d.sampling_logprob[0] for d in draws)
 
 

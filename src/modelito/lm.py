@@ -10,7 +10,7 @@ from .errors import ModelitoError, ParameterError
 from .generation import stream_events
 from .params import GenerationParams, resolve
 from .modelcard import ModelCard, card, context_length
-from .tokens import Tokens, token_text, tokenize
+from .tokens import Tokens, token_bytes, token_text, tokenize
 from .trace import Event, Result
 
 if TYPE_CHECKING:
@@ -197,6 +197,10 @@ class LM:
         if text is None:
             text = self._token_text[token_id] = token_text(self.tokenizer, token_id)
         return text
+
+    def token_bytes(self, token_id: int) -> bytes:
+        """The exact bytes of one token, even when it carries only part of a character."""
+        return token_bytes(self.tokenizer, token_id)
 
     def tokenize(self, text: str, *, add_special_tokens: bool = False) -> Tokens:
         """The tokens of `text`: ids, raw pieces, readable text, spans, special tokens.

@@ -128,14 +128,15 @@ def beam_search(
 @torch.inference_mode()
 def trace_sequence(
     model: torch.nn.Module, prompt_ids: list[int], token_ids: list[int], stages: tuple[Stage, ...], top_n: int,
-    on_logprobs: bool = True,
+    on_logprobs: bool = True, argmax: bool = False,
 ) -> list[Draw]:
     """The per-step trace of a given answer, from one teacher-forced forward pass over it.
 
     A beam's tokens are only known once the search ends; the search itself ranks, and this pass
     records, for each token, the same fields as a sampled step (the model's alternatives, every
     stage's probabilities). The stages see log-probabilities, as in beam search, or the raw logits
-    (`on_logprobs=False`), as in sampling.
+    (`on_logprobs=False`), as in sampling. With `argmax`, the final distribution is greedy decoding's:
+    certainty for the processed scores' argmax (as `observe` records a greedy step).
     """
     ids = torch.tensor([prompt_ids + token_ids], device=model.device)
     # Only the positions that predict the answer's tokens go through the LM head.
@@ -144,8 +145,11 @@ def trace_sequence(
     draws = []
     for t, token in enumerate(token_ids):
         scores = run_stages(stages, ids[:, : len(prompt_ids) + t], logprobs[t : t + 1])
-        draws.append(observe(scores, scores[-1].log_softmax(-1), ids[0, len(prompt_ids) + t : len(prompt_ids) + t + 1],
-                             top_n, argmax=False))
+        final = scores[-1].log_softmax(-1)
+        if argmax:  # greedy: the argmax is certain, every other token impossible
+            final = torch.full_like(final, float("-inf")).scatter(1, final.argmax(-1, keepdim=True), 0.0)
+        draws.append(observe([*scores, final] if argmax else scores, final,
+                             ids[0, len(prompt_ids) + t : len(prompt_ids) + t + 1], top_n, argmax=False))
     return draws
 
 

@@ -8,7 +8,9 @@ shows a broken one.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from typing import Any
 
 REPLACEMENT = "\ufffd"
@@ -171,3 +173,31 @@ def compare_tokenizers(text: str, *tokenizers: Any) -> TokenizerComparison:
             continue
         results.append(tokenize(item, text))
     return TokenizerComparison(text=text, results=tuple(results))
+
+
+@lru_cache(maxsize=1)
+def _byte_level_decoder() -> dict[str, int]:
+    """GPT-2's printable stand-ins for bytes (bytes_to_unicode), inverted: 'Ġ' -> 32."""
+    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    chars, extra = list(printable), 0
+    for b in range(256):
+        if b not in printable:
+            printable.append(b)
+            chars.append(256 + extra)
+            extra += 1
+    return {chr(c): b for b, c in zip(printable, chars)}
+
+
+def token_bytes(tokenizer: Any, token: int) -> bytes:
+    """The exact bytes a token stands for, also when it holds only part of a character: byte-level
+    pieces ('ð' is 0xF0) and SentencePiece byte fallbacks ('<0xF0>') map to their byte."""
+    piece = tokenizer.convert_ids_to_tokens(token)
+    if isinstance(piece, str):
+        fallback = re.fullmatch(r"<0x([0-9A-Fa-f]{2})>", piece)
+        if fallback:
+            return bytes([int(fallback.group(1), 16)])
+        decoder = getattr(getattr(tokenizer, "backend_tokenizer", None), "decoder", None)
+        table = _byte_level_decoder()
+        if "ByteLevel" in type(decoder).__name__ + repr(decoder) and piece and all(ch in table for ch in piece):
+            return bytes(table[ch] for ch in piece)
+    return token_text(tokenizer, token).encode("utf-8")

@@ -110,7 +110,10 @@ def command(line: str, conv, settings: dict, probs: bool, text, out) -> bool:
     elif name == "/save":
         if not rest:
             raise ModelitoError("write /save FILE")
-        Path(rest).write_text(json.dumps(conv.to_dict(), ensure_ascii=False, indent=1), encoding="utf-8")
+        try:
+            Path(rest).write_text(json.dumps(conv.to_dict(), ensure_ascii=False, indent=1), encoding="utf-8")
+        except OSError as err:
+            raise ModelitoError(f"could not save to {rest}: {err.strerror}") from err
         print(text("saved", path=rest), file=out)
     elif name == "/history":
         for m in conv.messages:

@@ -109,10 +109,8 @@ def run_generate(args, text) -> int:
         result = event.result or result
         if args.json:
             continue
-        if event.beam_step is not None:
-            continue
-        if event.sequence > 0 and event.step is not None and event.step.index == 0:
-            out.write(f"\n--- {event.sequence + 1}\n")
+        if event.beam_step is not None or event.sequence != 0:
+            continue  # several answers: the first streams, the others are printed when done
         if args.probs and event.step is not None:
             out.write(coloured_token(event.text, event.step.prob, out.isatty()))
         else:
@@ -122,6 +120,8 @@ def run_generate(args, text) -> int:
     if args.json:
         print_json(result.to_dict())
     else:
+        for i, seq in enumerate(result.sequences[1:], start=2):
+            out.write(f"\n--- {i}\n{seq.text}")
         print()
         if args.probs:
             from ..display import format_step

@@ -166,7 +166,8 @@ def rerun(row: sqlite3.Row, args, text) -> int:
     now = [list(s.token_ids) for s in result.sequences]
     for i, (old, new) in enumerate(zip(before, now)):
         if old["token_ids"] != new:
-            step = next((k for k, (a, b) in enumerate(zip(old["token_ids"], new)) if a != b), min(len(old), len(new)))
+            step = next((k for k, (a, b) in enumerate(zip(old["token_ids"], new)) if a != b),
+                        min(len(old["token_ids"]), len(new)))
             print(text("rerun_diff", id=row["id"], step=step))
             return 1
     print(text("rerun_same", id=row["id"], n=sum(len(t) for t in now)))

@@ -74,9 +74,9 @@ def create_app(lm: Any, *, api_key: str | None = None, max_tokens_cap: int | Non
             raise ModelitoError("the request body must be a JSON object")
         return body
 
-    def refuse(err: Exception):
+    def refuse(err: Exception, names: dict | None = None):
         if isinstance(err, ParameterError):
-            return error(400, str(err), err.name)
+            return error(400, str(err), (names or {}).get(err.name, err.name))
         if isinstance(err, PromptTooLongError):
             return error(400, str(err), "messages", "context_length_exceeded")
         return error(400, str(err), None)
@@ -89,13 +89,11 @@ def create_app(lm: Any, *, api_key: str | None = None, max_tokens_cap: int | Non
     async def run_locked(fn: Callable[[], Any]) -> Any:
         def locked():
             with busy.lock:
+                busy.waiting -= 1  # running now, no longer waiting
                 return fn()
 
         busy.waiting += 1
-        try:
-            return await asyncio.to_thread(locked)
-        finally:
-            busy.waiting -= 1
+        return await asyncio.to_thread(locked)
 
     async def stream_locked(make: Callable[[], Iterator[Any]], request: Request) -> AsyncIterator[Any]:
         """Run a generator in a worker thread under the lock; stop it when the client leaves."""
@@ -106,6 +104,7 @@ def create_app(lm: Any, *, api_key: str | None = None, max_tokens_cap: int | Non
 
         def produce():
             with busy.lock:
+                busy.waiting -= 1
                 events = None
                 try:
                     events = make()
@@ -135,7 +134,6 @@ def create_app(lm: Any, *, api_key: str | None = None, max_tokens_cap: int | Non
                 yield item
         finally:
             stop.set()
-            busy.waiting -= 1
             worker.add_done_callback(lambda f: f.exception())
 
     def sse(data: Any) -> str:
@@ -149,10 +147,13 @@ def create_app(lm: Any, *, api_key: str | None = None, max_tokens_cap: int | Non
                                            "owned_by": "modelito"}]}
 
     async def openai_call(request: Request, chat: bool):
+        body: dict = {}
         try:
             body = await body_of(request)
             check_model(body)
             kwargs, top = oai.to_generate_kwargs(body, chat, max_tokens_cap)
+            if not isinstance(body.get("stream_options") or {}, dict):
+                raise ParameterError("stream_options", body["stream_options"], "an object, e.g. {\"include_usage\": true}")
             if chat:
                 prompt: Any = oai.check_messages(body.get("messages"))
             else:
@@ -164,8 +165,8 @@ def create_app(lm: Any, *, api_key: str | None = None, max_tokens_cap: int | Non
             text, ids = lm.prompt_ids(prompt)
             lm.params(len(ids), **kwargs)  # validate before queueing: errors come back at once
         except (ModelitoError, ValueError) as err:
-            return refuse(err)
-        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+            return refuse(err, oai.openai_names(body, chat))
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))  # checked to be a dict
         want_logprobs = bool(body.get("logprobs")) if chat else body.get("logprobs") is not None
         rid, created = oai.new_id("chatcmpl" if chat else "cmpl"), oai.now()
         kind = "chat.completion" if chat else "text_completion"
@@ -179,11 +180,13 @@ def create_app(lm: Any, *, api_key: str | None = None, max_tokens_cap: int | Non
             if chat:
                 choice = {"index": i, "message": {"role": "assistant", "content": seq.text},
                           "finish_reason": oai.finish_reason(seq),
-                          "logprobs": {"content": [oai.chat_logprobs(s, top) for s in seq.steps]}
+                          "logprobs": {"content": [oai.chat_logprobs(s, top, lm.token_bytes)
+                                                   for s in oai.visible_steps(seq)]}
                           if want_logprobs else None}
             else:
                 choice = {"index": i, "text": seq.text, "finish_reason": oai.finish_reason(seq),
-                          "logprobs": oai.completion_logprobs(seq.steps, top) if want_logprobs else None}
+                          "logprobs": oai.completion_logprobs(oai.visible_steps(seq), top) if want_logprobs
+                          else None}
             choice["modelito"] = oai.extension(result, seq)
             choices.append(choice)
         data = {"id": rid, "object": kind, "created": created, "model": model_name, "choices": choices,
@@ -197,7 +200,8 @@ def create_app(lm: Any, *, api_key: str | None = None, max_tokens_cap: int | Non
         started: set[int] = set()
         async for event in stream_locked(lambda: lm.stream(prompt, **kwargs), request):
             if isinstance(event, Exception):
-                yield sse({"error": {"message": str(event), "type": "invalid_request_error"}})
+                yield sse({"error": {"message": str(event), "type": "invalid_request_error", "param": None,
+                                     "code": None}})
                 break
             if event.beam_step is not None:
                 continue
@@ -211,8 +215,8 @@ def create_app(lm: Any, *, api_key: str | None = None, max_tokens_cap: int | Non
             else:
                 choice = {"index": i, "text": event.text, "finish_reason": None, "logprobs": None}
             if event.step is not None:
-                if want_logprobs:
-                    choice["logprobs"] = ({"content": [oai.chat_logprobs(event.step, top)]} if chat
+                if want_logprobs and event.finish_reason != "eos":  # the end token is not part of the text
+                    choice["logprobs"] = ({"content": [oai.chat_logprobs(event.step, top, lm.token_bytes)]} if chat
                                           else oai.completion_logprobs([event.step], top))
                 choice["modelito"] = {"step": oai.step_json(event.step)}
             if event.finish_reason:
@@ -265,7 +269,8 @@ def create_app(lm: Any, *, api_key: str | None = None, max_tokens_cap: int | Non
             prompt = body.get("text") if body.get("messages") is None else oai.check_messages(body["messages"])
             if not isinstance(prompt, (str, list)):
                 raise ParameterError("text", prompt, "a string (or messages)")
-            return (await run_locked(lambda: lm.score(prompt, top_n=int(body.get("top_n", 5))))).to_dict()
+            top_n = body.get("top_n", 5)
+            return (await run_locked(lambda: lm.score(prompt, top_n=top_n))).to_dict()
         except (ModelitoError, ValueError) as err:
             return refuse(err)
 
@@ -280,15 +285,16 @@ def create_app(lm: Any, *, api_key: str | None = None, max_tokens_cap: int | Non
             if not isinstance(prompt, (str, list)):
                 raise ParameterError("prompt", prompt, "a string, or messages")
             common = body.get("common") or {}
+            if not isinstance(common, dict):
+                raise ParameterError("common", common, "an object of generation parameters")
+            for setting in [common, *settings]:
+                _check_cap(setting, max_tokens_cap)
             if max_tokens_cap is not None:
-                for s in [common, *settings]:
-                    if isinstance(s, dict) and s.get("max_new_tokens", 0) > max_tokens_cap:
-                        raise ParameterError("max_new_tokens", s["max_new_tokens"], f"at most {max_tokens_cap}")
                 common.setdefault("max_new_tokens", max_tokens_cap)
             lm.prompt_ids(prompt)
             return (await run_locked(lambda: lm.compare(prompt, settings=settings, **common))).to_dict()
-        except (ModelitoError, ValueError, TypeError) as err:
-            return refuse(err if isinstance(err, ModelitoError) else ModelitoError(str(err)))
+        except ModelitoError as err:
+            return refuse(err)
 
     @app.post("/api/generate")
     async def generate(request: Request):
@@ -301,11 +307,12 @@ def create_app(lm: Any, *, api_key: str | None = None, max_tokens_cap: int | Non
             kwargs = body.get("params") or {}
             if not isinstance(kwargs, dict):
                 raise ParameterError("params", kwargs, "an object of generation parameters")
+            _check_cap(kwargs, max_tokens_cap)
             if max_tokens_cap is not None:
-                if kwargs.get("max_new_tokens", 0) > max_tokens_cap:
-                    raise ParameterError("max_new_tokens", kwargs["max_new_tokens"], f"at most {max_tokens_cap}")
                 kwargs.setdefault("max_new_tokens", max_tokens_cap)
             prefix = body.get("assistant_prefix") or ""
+            if not isinstance(prefix, str):
+                raise ParameterError("assistant_prefix", prefix, "a string: the start of the assistant's answer")
             if prefix and not isinstance(prompt, list):
                 raise ParameterError("assistant_prefix", prefix, "only with messages")
             text, ids = _prompt_with_prefix(lm, prompt, prefix)
@@ -316,7 +323,8 @@ def create_app(lm: Any, *, api_key: str | None = None, max_tokens_cap: int | Non
         async def events():
             async for event in stream_locked(lambda: _stream_ids(lm, text, ids, kwargs), request):
                 if isinstance(event, Exception):
-                    yield sse({"error": {"message": str(event)}})
+                    yield sse({"error": {"message": str(event), "type": "invalid_request_error", "param": None,
+                                         "code": None}})
                     break
                 yield sse(_event_json(event))
             yield "data: [DONE]\n\n"
@@ -334,6 +342,19 @@ def create_app(lm: Any, *, api_key: str | None = None, max_tokens_cap: int | Non
         return HTMLResponse(html)
 
     return app
+
+
+def _check_cap(params: Any, cap: int | None) -> None:
+    """A request may not ask for more tokens than the server allows."""
+    if not isinstance(params, dict):
+        raise ParameterError("settings", params, "objects of generation parameters")
+    value = params.get("max_new_tokens")
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ParameterError("max_new_tokens", value, "an integer >= 1")
+    if cap is not None and value > cap:
+        raise ParameterError("max_new_tokens", value, f"at most {cap} on this server")
 
 
 def _prompt_with_prefix(lm, prompt, prefix: str) -> tuple[str, list[int]]:

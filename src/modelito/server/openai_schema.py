@@ -23,6 +23,14 @@ COMMON_FIELDS = {"model", "stream", "stream_options", "n", "seed", "stop", "max_
 CHAT_FIELDS = COMMON_FIELDS | {"messages", "max_completion_tokens"}
 COMPLETION_FIELDS = COMMON_FIELDS | {"prompt", "echo", "suffix", "best_of"}
 MAX_TOP_LOGPROBS = 20
+MAX_N = 16  # answers (or beams) one request may ask for: one request must not hold the model for long
+
+
+def openai_names(body: dict, chat: bool) -> dict[str, str]:
+    """modelito's parameter names -> the OpenAI field the request used, for error messages."""
+    tokens = "max_completion_tokens" if chat and body.get("max_completion_tokens") is not None else "max_tokens"
+    return {"max_new_tokens": tokens, "num_return_sequences": "n", "stop_strings": "stop",
+            "min_new_tokens": "min_tokens"}
 
 
 def to_generate_kwargs(body: dict, chat: bool, cap: int | None) -> tuple[dict, int]:
@@ -54,6 +62,9 @@ def to_generate_kwargs(body: dict, chat: bool, cap: int | None) -> tuple[dict, i
     if body.get("seed") is not None:
         kwargs["seed"] = body["seed"]
     n = body.get("n")
+    for name, value in (("n", n), ("num_beams", body.get("num_beams"))):
+        if isinstance(value, int) and not isinstance(value, bool) and value > MAX_N:
+            raise ParameterError(name, value, f"at most {MAX_N} on this server")
     if n is not None:
         kwargs["num_return_sequences"] = n
         if n != 1 and "num_beams" not in kwargs:
@@ -98,8 +109,9 @@ def check_messages(messages: Any) -> list[dict[str, str]]:
                                  "system, user or assistant")
         content = m.get("content")
         if isinstance(content, list):  # OpenAI's content parts: text only here
-            if not all(isinstance(p, dict) and p.get("type") == "text" for p in content):
-                raise ParameterError(f"messages[{i}].content", "non-text part", "text only")
+            if not all(isinstance(p, dict) and p.get("type") == "text" and isinstance(p.get("text"), str)
+                       for p in content):
+                raise ParameterError(f"messages[{i}].content", "non-text part", "text parts only")
             content = "".join(p.get("text", "") for p in content)
         if not isinstance(content, str):
             raise ParameterError(f"messages[{i}].content", content, "a string")
@@ -111,14 +123,20 @@ def _lp(x: float) -> float:
     return x if math.isfinite(x) else -9999.0  # OpenAI's convention for "impossible"
 
 
-def token_entry(text: str, logprob: float) -> dict:
-    return {"token": text, "logprob": _lp(logprob), "bytes": list(text.encode("utf-8"))}
+def token_entry(text: str, logprob: float, raw: bytes) -> dict:
+    return {"token": text, "logprob": _lp(logprob), "bytes": list(raw)}
 
 
-def chat_logprobs(step, top: int) -> dict:
-    entry = token_entry(step.text, step.logprob)
-    entry["top_logprobs"] = [token_entry(c.text, c.logprob) for c in step.top[:top]]
+def chat_logprobs(step, top: int, token_bytes) -> dict:
+    """One token in OpenAI's chat logprobs shape; `bytes` are the token's own (part of a character, maybe)."""
+    entry = token_entry(step.text, step.logprob, token_bytes(step.token_id))
+    entry["top_logprobs"] = [token_entry(c.text, c.logprob, token_bytes(c.token_id)) for c in step.top[:top]]
     return entry
+
+
+def visible_steps(seq) -> tuple:
+    """The steps whose tokens are part of the text: OpenAI leaves out the end-of-sequence token."""
+    return seq.steps[:-1] if seq.finish_reason == "eos" else seq.steps
 
 
 def completion_logprobs(steps, top: int) -> dict:
