@@ -73,12 +73,12 @@ def variants(label: str) -> list[str]:
 
 
 @torch.inference_mode()
-def answer_logprob(lm: "LM", prompt_ids: list[int], answer_ids: list[int]) -> float:
+def answer_logprob(model: torch.nn.Module, prompt_ids: list[int], answer_ids: list[int]) -> float:
     """log P(answer_ids | prompt_ids) by one teacher-forced forward pass."""
-    ids = torch.tensor([prompt_ids + answer_ids], device=lm.device)
-    logits = lm.model(input_ids=ids, logits_to_keep=len(answer_ids) + 1).logits[0, :-1].float()
+    ids = torch.tensor([prompt_ids + answer_ids], device=model.device)
+    logits = model(input_ids=ids, logits_to_keep=len(answer_ids) + 1).logits[0, :-1].float()
     logp = logits.log_softmax(-1)
-    return float(logp.gather(1, torch.tensor(answer_ids, device=lm.device)[:, None]).sum())
+    return float(logp.gather(1, torch.tensor(answer_ids, device=model.device)[:, None]).sum())
 
 
 def classify_with_lm(lm: "LM", text: str, labels: Sequence[str], instruction: str | None = None,
@@ -105,7 +105,7 @@ def classify_with_lm(lm: "LM", text: str, labels: Sequence[str], instruction: st
                 continue
             seen.add(ids)
             total = float(torch.logaddexp(torch.tensor(total), torch.tensor(
-                answer_logprob(lm, prompt_ids, list(ids) + end))))
+                answer_logprob(lm.model, prompt_ids, list(ids) + end))))
         scores.append(total)
     probs = torch.tensor(scores).softmax(0).tolist()
     generated = label_of = None

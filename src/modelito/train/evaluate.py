@@ -10,21 +10,15 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import torch
+from ..classify import answer_logprob
 
 
-@torch.inference_mode()
 def label_logprobs(model, tokenizer, messages: Sequence[dict], labels: Sequence[str]) -> list[float]:
-    """log P(label + <|im_end|> | chat prompt) for each label."""
+    """log P(label + <|im_end|> | chat prompt) for each label, written exactly as given."""
     prompt = tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True)
     prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-    out = []
-    for label in labels:
-        answer = tokenizer(label + "<|im_end|>", add_special_tokens=False)["input_ids"]
-        ids = torch.tensor([prompt_ids + answer])
-        logp = model(input_ids=ids).logits[0, len(prompt_ids) - 1 : -1].float().log_softmax(-1)
-        out.append(float(logp.gather(1, torch.tensor(answer)[:, None]).sum()))
-    return out
+    return [answer_logprob(model, prompt_ids, tokenizer(label + "<|im_end|>", add_special_tokens=False)["input_ids"])
+            for label in labels]
 
 
 def sentiment_accuracy(lm, examples: Sequence[dict], labels: Sequence[str], max_new_tokens: int = 12) -> dict:
