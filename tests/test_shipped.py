@@ -42,6 +42,7 @@ def test_both_ship_compactly_and_load_by_name(base, instruct):
         assert (folder / "model.safetensors").stat().st_size < 12_000_000
         assert json.loads((folder / "config.json").read_text())["dtype"] == "bfloat16"
     assert base.dtype == torch.float32 and not base.random_weights  # upcast on the CPU
+    assert base.info().dtype == "bfloat16" and base.info().loaded["dtype"] == "float32"
 
 
 def test_base_continues_spanish_text(base):

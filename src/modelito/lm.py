@@ -37,12 +37,14 @@ class LM:
         name: str,
         random_weights: bool = False,
         notes: Sequence[str] = (),
+        stored_dtype: str | None = None,
     ) -> None:
         self.model = model
         self.tokenizer = tokenizer
         self.name = name
         self.random_weights = random_weights
         self.notes = tuple(notes)  # why this device and dtype were chosen
+        self.stored_dtype = stored_dtype  # the dtype of the weights on disk (loading may convert them)
         self._token_text: dict[int, str] = {}
 
     @property
@@ -65,7 +67,7 @@ class LM:
     def info(self) -> ModelCard:
         """The model card: parameters, architecture, context, vocabularies, memory, generation defaults."""
         return card(self.name, self.model.config, self.tokenizer, self.generation_config,
-                    self.model.num_parameters(), random_weights=self.random_weights,
+                    self.model.num_parameters(), random_weights=self.random_weights, dtype=self.stored_dtype,
                     loaded={"device": str(self.device), "dtype": str(self.dtype).removeprefix("torch."),
                             "why": "; ".join(self.notes)})
 

@@ -52,12 +52,14 @@ def load(name_or_path: str | os.PathLike, device: str = "auto", dtype: str = "au
             lambda: AutoModelForCausalLM.from_pretrained(source, dtype=chosen_dtype), source
         )
     model.to(chosen_device).eval()
+    stored = getattr(config, "dtype", None)
     return LM(
         model,
         tokenizer,
         name=name,
         random_weights=random_weights,
         notes=(device_note, dtype_note),
+        stored_dtype=str(stored).removeprefix("torch.") if stored else None,
     )
 
 

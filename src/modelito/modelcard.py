@@ -92,11 +92,12 @@ def context_length(config: Any) -> tuple[int | None, str | None]:
 
 
 def card(name: str, config: Any, tokenizer: Any, generation_config: Any, parameters: int, *,
-         random_weights: bool = False, loaded: dict[str, str] | None = None) -> ModelCard:
-    """Assemble the card from a config, a tokenizer and a parameter count."""
+         random_weights: bool = False, loaded: dict[str, str] | None = None, dtype: str | None = None) -> ModelCard:
+    """Assemble the card from a config, a tokenizer and a parameter count (`dtype`: as stored, when
+    the config no longer says it because loading converted the weights)."""
     text = config.get_text_config() if hasattr(config, "get_text_config") else config
     ctx, ctx_field = context_length(text)
-    dtype = getattr(config, "dtype", None) or "float32"
+    dtype = dtype or getattr(config, "dtype", None) or "float32"
     dtype = str(dtype).removeprefix("torch.")
     defaults = {}
     if generation_config is not None:
