@@ -44,6 +44,8 @@ def main() -> None:
                                                                                            timeout=60000))),
                 ("beam", "beam", lambda: (page.click("#beamrun"), page.wait_for_selector("#beamout .msg",
                                                                                      timeout=60000))),
+                ("classify", "classify", lambda: (page.click("#clsrun"), page.wait_for_selector("#clsout table",
+                                                                                             timeout=60000))),
                 ("card", "card", None),
             ):
                 page.click(f"nav button[data-view={view}]")

@@ -111,6 +111,14 @@ def test_beam_view_grows_the_tree(page):
     shot(page, "beam")
 
 
+def test_classify_view(page):
+    page.click("nav button[data-view=classify]")
+    page.click("#clsrun")
+    page.wait_for_selector("#clsout table", timeout=60000)
+    assert "label scoring" in page.inner_text("#clsout") and page.locator("#clsout tr").count() == 3
+    shot(page, "classify")
+
+
 def test_parameters_and_card_views(page):
     page.click("nav button[data-view=params]")
     assert page.get_attribute("#p-temperature", "placeholder") == "0.7"  # the model's default, shown

@@ -204,6 +204,11 @@ def test_modelito_endpoints(server, tiny_lm):
             "messages": MESSAGES, "params": {"num_beams": 2, "do_sample": False, "max_new_tokens": 3}}) as r:
         events = [json.loads(l[6:]) for l in r.iter_lines() if l.startswith("data: {")]
     assert any("beam_step" in e for e in events) and "result" in events[-1]
+    classified = httpx.post(server.url + "/api/classify", json={"text": "Qué bien", "labels": ["SÍ", "NO"]},
+                            timeout=60).json()["results"][0]
+    expected = tiny_lm.classify("Qué bien", ["SÍ", "NO"])
+    assert classified["probs"] == pytest.approx(list(expected.probs), abs=1e-6)
+    assert httpx.post(server.url + "/api/classify", json={"text": ""}).status_code == 400
     assert httpx.post(server.url + "/api/tokenize", json={"text": 5}).status_code == 400
     for path, body in (("/api/score", {"text": "hola", "top_n": None}),
                        ("/api/generate", {"messages": MESSAGES, "assistant_prefix": 5}),

@@ -20,6 +20,8 @@ def register(commands, text) -> None:
     serve.add_argument("--api-key", default=os.environ.get("MODELITO_API_KEY"),
                        help="require this key on every API request (default: $MODELITO_API_KEY)")
     serve.add_argument("--max-tokens", type=int, default=512, help="the most tokens one request may generate")
+    serve.add_argument("--classifier", default=None, help="a text-classification model to show next to the LLM "
+                       "in the Classify view (e.g. lxyuan/distilbert-base-multilingual-cased-sentiments-student)")
     serve.set_defaults(run=run_serve)
 
 
@@ -33,7 +35,12 @@ def run_serve(args, text) -> int:
     if args.max_tokens < 1:
         raise ModelitoError(f"--max-tokens {args.max_tokens}: give at least 1")
     lm = load_model(args, text)
-    app = create_app(lm, api_key=args.api_key, max_tokens_cap=args.max_tokens)
+    classifier = None
+    if args.classifier:
+        from ..classify import Classifier
+
+        classifier = Classifier(args.classifier, device=args.device)
+    app = create_app(lm, api_key=args.api_key, max_tokens_cap=args.max_tokens, classifier=classifier)
     print(f"modelito: serving {lm.name} on http://{args.host}:{args.port}/", file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0

@@ -32,8 +32,10 @@ class Busy:
         self.waiting = 0
 
 
-def create_app(lm: Any, *, api_key: str | None = None, max_tokens_cap: int | None = None, name: str | None = None):
-    """The ASGI app serving `lm`. `max_tokens_cap` bounds (and defaults) every request's new tokens."""
+def create_app(lm: Any, *, api_key: str | None = None, max_tokens_cap: int | None = None, name: str | None = None,
+               classifier: Any = None):
+    """The ASGI app serving `lm`. `max_tokens_cap` bounds (and defaults) every request's new tokens;
+    `classifier` (a `modelito.Classifier`) is shown next to the LLM in the page's Classify view."""
 
     model_name = name or lm.name
     busy = Busy()
@@ -330,6 +332,26 @@ def create_app(lm: Any, *, api_key: str | None = None, max_tokens_cap: int | Non
             yield "data: [DONE]\n\n"
 
         return StreamingResponse(events(), media_type="text/event-stream")
+
+    @app.post("/api/classify")
+    async def classify(request: Request):
+        """The LLM by label scoring and, if the server has one, the classifier: same result shape."""
+        try:
+            body = await body_of(request)
+            text, labels = body.get("text"), body.get("labels") or ["POSITIVO", "NEGATIVO", "NEUTRAL"]
+            if not isinstance(text, str) or not text.strip():
+                raise ParameterError("text", text, "a non-empty string")
+            if not isinstance(labels, list) or not 2 <= len(labels) <= 10:
+                raise ParameterError("labels", labels, "a list of 2 to 10 labels")
+            instruction = body.get("instruction")
+            if instruction is not None and not isinstance(instruction, str):
+                raise ParameterError("instruction", instruction, "a string with {text}")
+            results = [await run_locked(lambda: lm.classify(text, labels, instruction))]
+            if classifier is not None:
+                results.append(await run_locked(lambda: classifier.classify(text)))
+            return {"results": [r.to_dict() for r in results]}
+        except ModelitoError as err:
+            return refuse(err)
 
     @app.get("/api/status")
     async def status():
