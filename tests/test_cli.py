@@ -206,3 +206,14 @@ def test_make_demo_command_runs_offline():
                           text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "Base vs instruct" in done.stdout and "sampler" in done.stdout
+
+
+def test_default_model_from_the_environment_or_the_config_file(isolated_home, monkeypatch):
+    from modelito.cli.common import DEFAULT_MODEL, default_model
+
+    assert default_model() == DEFAULT_MODEL == "Qwen/Qwen2.5-0.5B-Instruct"
+    isolated_home.mkdir(parents=True, exist_ok=True)
+    (isolated_home / "config.json").write_text('{"model": "modelito-tiny-instruct"}')
+    assert default_model() == "modelito-tiny-instruct"
+    monkeypatch.setenv("MODELITO_MODEL", "modelito-tiny")
+    assert default_model() == "modelito-tiny"
