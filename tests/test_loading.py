@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 
@@ -70,3 +72,23 @@ def test_dtype_by_name(tiny_path):
     lm = modelito.load(tiny_path, device="cpu", dtype="bfloat16")
     assert lm.dtype == torch.bfloat16
     assert lm.generate("Hola", max_new_tokens=4, do_sample=False).dtype == "bfloat16"
+
+
+def test_a_hub_id_loads_offline_from_the_local_cache(tmp_path, stories_path):
+    """The real from_pretrained path: a model in the Hugging Face cache layout, with downloads off."""
+    import shutil
+    import subprocess
+    import sys
+
+    snapshot = tmp_path / "hub" / "models--modelito-test--stories260k" / "snapshots" / ("0" * 40)
+    snapshot.mkdir(parents=True)
+    for f in stories_path.iterdir():
+        shutil.copy(f, snapshot / f.name)
+    (snapshot.parents[1] / "refs").mkdir()
+    (snapshot.parents[1] / "refs" / "main").write_text("0" * 40)
+    code = ("import modelito; lm = modelito.load('modelito-test/stories260k');"
+            "print(lm.generate('', do_sample=False, max_new_tokens=8).text)")
+    env = {**os.environ, "HF_HUB_CACHE": str(tmp_path / "hub"), "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr[-1000:]
+    assert done.stdout.startswith("Once upon a time")
