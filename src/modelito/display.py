@@ -20,8 +20,9 @@ def visible(text: str) -> str:
     return text.translate(WHITESPACE)
 
 
-def pct(logprob: float) -> str:
-    if logprob == -math.inf:
+def pct(logprob: float | None) -> str:
+    """A log-probability as a percentage; removed tokens (-inf, or None in JSON) show as a dash."""
+    if logprob is None or logprob == -math.inf:
         return "—"
     p = math.exp(logprob) * 100
     return f"{p:.0f}%" if p >= 9.5 else f"{p:.1f}%" if p >= 0.095 else "<0.1%"

@@ -15,6 +15,8 @@ import math
 from html import escape
 from typing import Any
 
+from .display import pct
+
 _ids = itertools.count()
 
 CSS = """
@@ -49,13 +51,6 @@ pop.innerHTML=h+'</table>';});})();
 def _color(logprob: float | None) -> str:
     p = 0.0 if logprob is None or logprob == -math.inf else math.exp(logprob)
     return f"hsl({int(120 * p)},70%,{88 - int(8 * p)}%)"
-
-
-def _pct(logprob: float | None) -> str:
-    if logprob is None or logprob == -math.inf:
-        return "—"
-    p = math.exp(logprob) * 100
-    return f"{p:.0f}%" if p >= 9.5 else f"{p:.1f}%" if p >= 0.095 else "<0.1%"
 
 
 def _json(data: Any) -> str:
@@ -94,8 +89,8 @@ def result_html(result) -> str:
         spans, bars, data = [], [], []
         top_entropy = max((s.entropy for s in seq.steps), default=1.0) or 1.0
         for i, step in enumerate(seq.steps):
-            alts = ", ".join(f"{c.text!r} {_pct(c.logprob)}" for c in step.top[:5])
-            title = (f"model {_pct(step.logprob)} · sampler {_pct(step.sampling_logprob)} · rank {step.rank}"
+            alts = ", ".join(f"{c.text!r} {pct(c.logprob)}" for c in step.top[:5])
+            title = (f"model {pct(step.logprob)} · sampler {pct(step.sampling_logprob)} · rank {step.rank}"
                      f" · entropy {step.entropy:.2f}\n{alts}")
             spans.append(f'<span class="t" data-q="{q}" data-s="{i}" style="background:{_color(step.logprob)}" '
                          f'title="{escape(title)}">{escape(step.text)}</span>')
@@ -165,8 +160,8 @@ def score_html(score) -> str:
     """A scored text: tokens coloured by the model's probability; hover for rank and expectations."""
     spans = [f'<span class="t" title="first token: nothing predicts it">{escape(score.first_token[1])}</span>']
     for s in score.steps:
-        expected = ", ".join(f"{c.text!r} {_pct(c.logprob)}" for c in s.top[:5])
-        title = f"model {_pct(s.logprob)} · rank {s.rank} · entropy {s.entropy:.2f}\nexpected: {expected}"
+        expected = ", ".join(f"{c.text!r} {pct(c.logprob)}" for c in s.top[:5])
+        title = f"model {pct(s.logprob)} · rank {s.rank} · entropy {s.entropy:.2f}\nexpected: {expected}"
         spans.append(f'<span class="t" style="background:{_color(s.logprob)}" title="{escape(title)}">'
                      f"{escape(s.text)}</span>")
     warn = '<div class="warn">RANDOM WEIGHTS</div>' if score.random_weights else ""

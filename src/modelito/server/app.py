@@ -283,9 +283,7 @@ def create_app(lm: Any, *, api_key: str | None = None, max_tokens_cap: int | Non
             settings = body.get("settings")
             if not isinstance(settings, list) or not 1 <= len(settings) <= 4:
                 raise ParameterError("settings", settings, "a list of 1 to 4 parameter settings")
-            prompt = oai.check_messages(body["messages"]) if "messages" in body else body.get("prompt")
-            if not isinstance(prompt, (str, list)):
-                raise ParameterError("prompt", prompt, "a string, or messages")
+            prompt = _prompt_of(body)
             common = body.get("common") or {}
             if not isinstance(common, dict):
                 raise ParameterError("common", common, "an object of generation parameters")
@@ -303,9 +301,7 @@ def create_app(lm: Any, *, api_key: str | None = None, max_tokens_cap: int | Non
         """modelito's own stream: every token with its whole trace, beam steps, then the result."""
         try:
             body = await body_of(request)
-            prompt = oai.check_messages(body["messages"]) if "messages" in body else body.get("prompt")
-            if not isinstance(prompt, (str, list)):
-                raise ParameterError("prompt", prompt, "a string, or messages")
+            prompt = _prompt_of(body)
             kwargs = body.get("params") or {}
             if not isinstance(kwargs, dict):
                 raise ParameterError("params", kwargs, "an object of generation parameters")
@@ -364,6 +360,16 @@ def create_app(lm: Any, *, api_key: str | None = None, max_tokens_cap: int | Non
         return HTMLResponse(html)
 
     return app
+
+
+def _prompt_of(body: dict) -> Any:
+    """A request's prompt: chat "messages", else a "prompt" string."""
+    if "messages" in body:
+        return oai.check_messages(body["messages"])
+    prompt = body.get("prompt")
+    if not isinstance(prompt, (str, list)):
+        raise ParameterError("prompt", prompt, "a string, or messages")
+    return prompt
 
 
 def _check_cap(params: Any, cap: int | None) -> None:
