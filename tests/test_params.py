@@ -6,7 +6,7 @@ import pytest
 from transformers import GenerationConfig
 
 from modelito import GenerationParams, ParameterError, PromptTooLongError
-from modelito.params import TRANSFORMERS_DEFAULTS, resolve
+from modelito.merge import TRANSFORMERS_DEFAULTS, resolve
 
 FIELDS = ["do_sample", "temperature", "top_k", "top_p", "typical_p", "repetition_penalty", "no_repeat_ngram_size",
           "num_return_sequences"]

@@ -15,6 +15,10 @@ class ParameterError(ModelitoError, ValueError):
         message = f"{name}={value!r} is not allowed: {allowed}"
         super().__init__(f"{message}. {hint}" if hint else message)
 
+    def renamed(self, name: str) -> "ParameterError":
+        """The same error, naming the parameter as the caller called it (an API field, a flag)."""
+        return ParameterError(name, self.value, self.allowed, self.hint)
+
 
 class PromptTooLongError(ModelitoError, ValueError):
     """The prompt (plus the tokens asked for) does not fit in the model's context."""

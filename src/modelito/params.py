@@ -1,149 +1,264 @@
-"""Generation parameters: one validated, frozen record, built once at the boundary.
+"""Generation parameters: one validated, frozen record, and the one schema every interface reads.
 
-`GenerationParams` is what the engine reads. Its defaults are the neutral "off" values (top_k 0,
-top_p 1, ...), like vLLM's `SamplingParams`. `resolve()` turns the Hugging Face keyword arguments a
-notebook passes (`do_sample`, `temperature`, `max_new_tokens`, ...) into one `GenerationParams`,
-merged over the model's `generation_config` with the precedence transformers uses:
+`GenerationParams` is what the engine reads. Each field is declared once, with `param(...)`: its
+default (the neutral "off" value, like vLLM's `SamplingParams`), its doc in English and Spanish,
+its range, its command-line flag and its HTTP API name. The CLI options, the server's request
+fields and the page's controls are all built from `schema()`, so a field added here appears in
+`modelito generate --help`, in the API and on the page.
 
-    your keyword arguments  >  the model's generation_config  >  transformers' global defaults
-
-and records where each value came from, so a result can say "top_k=20 came from the model".
+`merge.resolve()` builds one from the Hugging Face keyword arguments a notebook passes.
 """
 
 from __future__ import annotations
 
-import difflib
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Mapping
 
-from .errors import ParameterError, PromptTooLongError
-
-# transformers' own fallbacks when neither the caller nor the model sets a field
-# (`GenerationConfig._get_default_generation_params`; a test checks they still agree).
-# Note top_k 50: sampling with no model defaults keeps only the 50 most likely tokens.
-TRANSFORMERS_DEFAULTS: Mapping[str, Any] = {
-    "do_sample": False,
-    "temperature": 1.0,
-    "top_k": 50,
-    "top_p": 1.0,
-    "typical_p": 1.0,
-    "repetition_penalty": 1.0,
-    "no_repeat_ngram_size": 0,
-    "num_return_sequences": 1,
-    "num_beams": 1,
-    "length_penalty": 1.0,
-    "early_stopping": False,
-    "max_length": 20,
-}
-
-# Keyword arguments of `model.generate` that only shape its return value. modelito always records
-# the whole trace, so they are accepted (notebooks pass them) and change nothing.
-OUTPUT_ONLY_KWARGS = frozenset({"output_scores", "output_logits", "return_dict_in_generate", "pad_token_id", "use_cache"})
+from .errors import ParameterError
 
 # Where a value came from, as shown to users.
-USER, MODEL, LIBRARY = "user", "model", "transformers default"
+USER, MODEL, LIBRARY, DEFAULT = "user", "model", "transformers default", "default"
 
 MAX_TOP_N = 100
+MAX_SEED = 2**63 - 1
+
+# The page groups its controls by these, in this order.
+GROUPS = ("strategy", "temperature", "truncation", "penalties", "length", "trace")
+
+
+@dataclass(frozen=True)
+class Spec:
+    """Everything an interface needs to know about one parameter. Built by `param(...)`."""
+
+    doc: str
+    """One or two sentences in English: what it does, and its neutral value."""
+    doc_es: str
+    """The same in Spanish, for the page and the CLI in Spanish."""
+    kind: str
+    """'bool', 'int', 'float', 'seed' (None or an int), 'choice', 'strings' or 'ids'."""
+    group: str
+    """Where the page shows it: one of GROUPS."""
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    choices: tuple[Any, ...] = ()
+    """For kind 'choice': the allowed values."""
+    cli: str | None = ""
+    """Command-line flag; "" derives --name-with-dashes; None leaves it off the command line."""
+    cli_off: str | None = None
+    """For a bool: the flag that sets it to false (--greedy for --sample)."""
+    short: str | None = None
+    """A one-letter alias on the command line (-n)."""
+    api: str | None = ""
+    """Field of an OpenAI-style request; "" is the name itself; None leaves it out of the API."""
+    hf: str = ""
+    """Name in transformers' generate() and generation_config; "" is the name itself."""
+    step: float | None = None
+    """The page's input step for numbers."""
+    name: str = ""
+    default: Any = None
+
+    @property
+    def flag(self) -> str | None:
+        return "--" + self.name.replace("_", "-") if self.cli == "" else self.cli
+
+    @property
+    def api_name(self) -> str | None:
+        return self.name if self.api == "" else self.api
+
+    @property
+    def hf_name(self) -> str:
+        return self.hf or self.name
+
+    @property
+    def allowed(self) -> str:
+        """The allowed values, in words: 'a number in (0, 1]'."""
+        if self.kind == "bool":
+            return "true or false"
+        if self.kind == "choice":
+            shown = [_show(c) for c in self.choices]
+            return ", ".join(shown[:-1]) + " or " + shown[-1]
+        if self.kind == "strings":
+            return "a non-empty string or a list of non-empty strings"
+        if self.kind == "ids":
+            return "a token id or a list of token ids (integers >= 0)"
+        if self.kind in ("int", "seed"):
+            if self.high is not None:
+                text = f"an integer from {self.low:g} to {'2**63-1' if self.high == MAX_SEED else f'{self.high:g}'}"
+            else:
+                text = f"an integer >= {self.low:g}"
+            return "None or " + text if self.kind == "seed" else text
+        if self.high is not None:
+            return f"a number in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
+        if self.low is None:
+            return "a finite number"
+        return f"a number {'>' if self.low_open else '>='} {self.low:g}"
+
+    def check(self, value: Any) -> None:
+        """Raise a ParameterError naming the parameter, the value and what is allowed."""
+        if not self._fits(value):
+            raise ParameterError(self.name, value, self.allowed)
+
+    def _fits(self, value: Any) -> bool:
+        if self.kind == "bool":
+            return isinstance(value, bool)
+        if self.kind == "choice":
+            return any(value is c or (type(value) is type(c) and value == c) for c in self.choices)
+        if self.kind == "strings":
+            return isinstance(value, tuple) and all(isinstance(s, str) and s for s in value)
+        if self.kind == "ids":
+            return isinstance(value, tuple) and all(is_int(t) and t >= 0 for t in value)
+        if self.kind == "seed" and value is None:
+            return True
+        if self.kind in ("int", "seed") and not is_int(value):
+            return False
+        if self.kind == "float" and (not is_number(value) or not math.isfinite(value)):
+            return False
+        low_ok = self.low is None or value > self.low or (value == self.low and not self.low_open)
+        high_ok = self.high is None or value < self.high or (value == self.high and not self.high_open)
+        return low_ok and high_ok
+
+    def parse(self, text: str) -> Any:
+        """A value typed on the command line ('0.7', 'true', 'never', 'none') in this parameter's kind."""
+        lowered = text.strip().lower()
+        if lowered in ("none", "null"):
+            return None
+        if self.kind in ("bool", "choice"):
+            words = {"true": True, "false": False, "yes": True, "no": False, "sí": True, "si": True}
+            return words.get(lowered, lowered)
+        if self.kind in ("strings", "ids"):
+            items = [text] if self.kind == "strings" else [p for p in text.replace(",", " ").split() if p]
+            return items if self.kind == "strings" else [_number(p) for p in items]
+        value = _number(text.strip())
+        return float(value) if self.kind == "float" and isinstance(value, int) else value
+
+    def to_dict(self) -> dict[str, Any]:
+        """For the page: what it needs to draw a control and explain it."""
+        return {"name": self.name, "doc": self.doc, "doc_es": self.doc_es, "kind": self.kind, "group": self.group,
+                "low": self.low, "high": self.high, "low_open": self.low_open, "high_open": self.high_open,
+                "choices": list(self.choices), "step": self.step, "default": _plain(self.default),
+                "allowed": self.allowed, "flag": self.flag, "api": self.api_name}
+
+
+def param(default: Any, doc: str, es: str, kind: str, group: str, **spec: Any) -> Any:
+    """Declare one field of GenerationParams with its Spec (see Spec for the keywords)."""
+    return field(default=default, metadata={"spec": Spec(doc=doc, doc_es=es, kind=kind, group=group, **spec)})
 
 
 @dataclass(frozen=True)
 class GenerationParams:
     """Everything that decides which token comes next. Validated on construction."""
 
-    do_sample: bool = False
-    """Draw each token from the processed distribution (True) or take the most likely one (False: greedy)."""
-
-    temperature: float = 1.0
-    """Divide the logits by this before sampling: below 1 sharpens the distribution, above 1 flattens it. > 0."""
-
-    top_k: int = 0
-    """Keep only the k most likely tokens before sampling. 0 turns the filter off."""
-
-    top_p: float = 1.0
-    """Nucleus sampling: keep the smallest set of most likely tokens whose probability adds up to top_p. In (0, 1]."""
-
-    min_p: float = 0.0
-    """Drop tokens whose probability is below min_p times the most likely token's. In [0, 1]; 0 is off."""
-
-    typical_p: float = 1.0
-    """Locally typical sampling: keep tokens whose surprise is closest to the entropy, up to this mass. In (0, 1]."""
-
-    repetition_penalty: float = 1.0
-    """Penalise every token already in the prompt or the answer (transformers' semantics). > 0; 1 is off."""
-
-    no_repeat_ngram_size: int = 0
-    """Forbid any n-gram of this size from occurring twice (prompt included). 0 is off."""
-
-    max_new_tokens: int = 20
-    """Stop after this many generated tokens. >= 1."""
-
-    min_new_tokens: int = 0
-    """Forbid the end-of-sequence tokens until this many tokens have been generated. 0 <= min_new_tokens <= max_new_tokens."""
-
-    stop_strings: tuple[str, ...] = ()
-    """Stop when the text contains one of these; the returned text ends before it."""
-
-    eos_token_ids: tuple[int, ...] = ()
-    """Token ids that end a sequence (the model's end-of-sequence tokens)."""
-
-    num_return_sequences: int = 1
-    """How many sequences to generate from the prompt, in one batch. >1 needs do_sample=True."""
-
-    num_beams: int = 1
-    """Beam search: keep this many partial answers at each step and return the best finished ones. 1 is off."""
-
-    length_penalty: float = 1.0
-    """Beam search: answers are ranked by log-probability / length ** length_penalty (> 0 favours longer ones)."""
-
-    early_stopping: bool | str = False
-    """Beam search: True stops when num_beams answers are finished; False stops when no live beam can
-    still beat them (a heuristic); "never" keeps searching while one could, in principle."""
-
-    penalty_alpha: float = 0.0
-    """Contrastive search: weight of the degeneration penalty among the top_k candidates. In [0, 1]; 0 is off."""
-
-    seed: int | None = None
-    """Seed of this call's own random generator: the same seed gives the same text. None draws a fresh seed."""
-
-    top_n: int = 5
-    """How many alternatives (most likely under the model) to record per step. 0 to 100."""
+    do_sample: bool = param(
+        False, "Draw each token from the processed distribution (true) or take the most likely one (false: greedy).",
+        "Elegir cada token al azar según la distribución procesada (true) o tomar siempre el más probable (false: voraz).",
+        "bool", "strategy", cli="--sample", cli_off="--greedy")
+    temperature: float = param(
+        1.0, "Divide the logits by this before sampling: below 1 sharpens the distribution, above 1 flattens it. "
+        "> 0 when sampling; 1 is off.",
+        "Divide los logits antes de muestrear: por debajo de 1 concentra la distribución, por encima de 1 la aplana.",
+        "float", "temperature", low=0.0, step=0.05)
+    top_k: int = param(
+        0, "Keep only the k most likely tokens before sampling. 0 is off.",
+        "Conserva solo los k tokens más probables antes de muestrear. 0 lo desactiva.",
+        "int", "truncation", low=0, step=1)
+    top_p: float = param(
+        1.0, "Nucleus sampling: keep the smallest set of most likely tokens whose probability adds up to top_p. "
+        "1 is off.",
+        "Muestreo por núcleo: conserva los tokens más probables hasta sumar top_p de probabilidad. 1 lo desactiva.",
+        "float", "truncation", low=0.0, low_open=True, high=1.0, step=0.05)
+    min_p: float = param(
+        0.0, "Drop tokens whose probability is below min_p times the most likely token's. 0 is off.",
+        "Descarta los tokens con probabilidad menor que min_p por la del más probable. 0 lo desactiva.",
+        "float", "truncation", low=0.0, high=1.0, step=0.01)
+    typical_p: float = param(
+        1.0, "Locally typical sampling: keep the tokens whose surprise is closest to the entropy, up to this "
+        "probability mass. 1 is off.",
+        "Muestreo típico: conserva los tokens cuya sorpresa se acerca más a la entropía, hasta esta masa. "
+        "1 lo desactiva.",
+        "float", "truncation", low=0.0, low_open=True, high=1.0, step=0.05)
+    repetition_penalty: float = param(
+        1.0, "Penalise every token already in the prompt or the answer (transformers' semantics). 1 is off.",
+        "Penaliza los tokens que ya aparecen en el prompt o en la respuesta. 1 lo desactiva.",
+        "float", "penalties", low=0.0, low_open=True, step=0.05)
+    no_repeat_ngram_size: int = param(
+        0, "Forbid any n-gram of this size from occurring twice (prompt included). 0 is off.",
+        "Prohíbe que se repita cualquier n-grama de este tamaño (prompt incluido). 0 lo desactiva.",
+        "int", "penalties", low=0, step=1)
+    max_new_tokens: int = param(
+        20, "Stop after this many generated tokens.",
+        "Para tras generar este número de tokens.",
+        "int", "length", low=1, api="max_tokens", step=1)
+    min_new_tokens: int = param(
+        0, "Forbid the end-of-sequence tokens until this many tokens have been generated. 0 is off.",
+        "Prohíbe terminar antes de haber generado este número de tokens. 0 lo desactiva.",
+        "int", "length", low=0, api="min_tokens", step=1)
+    stop_strings: tuple[str, ...] = param(
+        (), "Stop when the text contains one of these; the returned text ends before it.",
+        "Para cuando el texto contiene una de estas cadenas; la respuesta termina antes de ella.",
+        "strings", "length", cli="--stop", api="stop")
+    eos_token_ids: tuple[int, ...] = param(
+        (), "Token ids that end a sequence (the model's end-of-sequence tokens).",
+        "Ids de los tokens que terminan una secuencia (los de fin de secuencia del modelo).",
+        "ids", "length", cli=None, api=None, hf="eos_token_id")
+    num_return_sequences: int = param(
+        1, "How many sequences to generate from the prompt, in one batch. More than 1 needs do_sample=true "
+        "(or beams).",
+        "Cuántas respuestas generar a partir del prompt, en un solo lote. Más de 1 necesita do_sample=true.",
+        "int", "strategy", low=1, api="n", short="-n", step=1)
+    num_beams: int = param(
+        1, "Beam search: keep this many partial answers at each step and return the best finished ones. 1 is off.",
+        "Búsqueda en haz: conserva este número de respuestas parciales en cada paso y devuelve las mejores. "
+        "1 la desactiva.",
+        "int", "strategy", low=1, step=1)
+    length_penalty: float = param(
+        1.0, "Beam search: answers are ranked by log-probability / length ** length_penalty (> 0 favours longer "
+        "ones).",
+        "Búsqueda en haz: las respuestas se ordenan por log-probabilidad / longitud ** length_penalty.",
+        "float", "strategy", step=0.1)
+    early_stopping: bool | str = param(
+        False, 'Beam search: true stops when num_beams answers are finished; false stops when no live beam can '
+        'still beat them (a heuristic); "never" keeps searching while one could, in principle.',
+        'Búsqueda en haz: true para al tener num_beams respuestas; false cuando ninguna puede mejorarlas; '
+        '"never" sigue mientras una pudiera, en principio.',
+        "choice", "strategy", choices=(True, False, "never"))
+    penalty_alpha: float = param(
+        0.0, "Contrastive search: weight of the degeneration penalty among the top_k candidates. 0 is off.",
+        "Búsqueda contrastiva: peso de la penalización por degeneración entre los top_k candidatos. 0 la desactiva.",
+        "float", "strategy", low=0.0, high=1.0, step=0.05)
+    seed: int | None = param(
+        None, "Seed of this call's own random generator: the same seed gives the same text. None draws a fresh "
+        "seed (and records it).",
+        "Semilla del generador aleatorio de esta llamada: la misma semilla da el mismo texto. Sin ella se sortea "
+        "una (y se registra).",
+        "seed", "strategy", low=0, high=MAX_SEED, step=1)
+    top_n: int = param(
+        5, "How many alternatives (the model's most likely tokens) to record per step.",
+        "Cuántas alternativas (los tokens más probables para el modelo) registrar en cada paso.",
+        "int", "trace", low=0, high=MAX_TOP_N, step=1)
 
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
-    """Where each value came from: "user", "model" (its generation_config) or "transformers default"."""
+    """Where each value came from: "user", "model" (its generation_config), "transformers default" or "default"."""
 
     notes: tuple[str, ...] = field(default=(), compare=False)
     """What the merge noticed and the user should know (a setting that has no effect, say)."""
 
     def __post_init__(self) -> None:
-        _check_type("do_sample", self.do_sample, bool)
-        # Greedy and beam decoding never use the temperature (transformers only warns): 0 is fine there.
-        _check_float("temperature", self.temperature, low=0.0, low_open=self.do_sample,
-                     hint="For greedy decoding use do_sample=False." if self.temperature == 0 else "")
-        _check_int("top_k", self.top_k, low=0, allowed="an integer >= 0 (0 turns top-k off)")
-        _check_float("top_p", self.top_p, low=0.0, low_open=True, high=1.0)
-        _check_float("min_p", self.min_p, low=0.0, high=1.0)
-        _check_float("typical_p", self.typical_p, low=0.0, low_open=True, high=1.0)
-        _check_float("repetition_penalty", self.repetition_penalty, low=0.0, low_open=True)
-        _check_int("no_repeat_ngram_size", self.no_repeat_ngram_size, low=0, allowed="an integer >= 0 (0 is off)")
-        _check_int("max_new_tokens", self.max_new_tokens, low=1, allowed="an integer >= 1")
-        _check_int("min_new_tokens", self.min_new_tokens, low=0, high=self.max_new_tokens,
-                   allowed=f"an integer from 0 to max_new_tokens ({self.max_new_tokens})")
-        _check_int("num_return_sequences", self.num_return_sequences, low=1, allowed="an integer >= 1")
-        _check_int("top_n", self.top_n, low=0, high=MAX_TOP_N, allowed=f"an integer from 0 to {MAX_TOP_N}")
-        if self.seed is not None:
-            _check_int("seed", self.seed, low=0, high=2**63 - 1, allowed="None or an integer from 0 to 2**63-1")
-        if not isinstance(self.stop_strings, tuple) or not all(isinstance(s, str) and s for s in self.stop_strings):
-            raise ParameterError("stop_strings", self.stop_strings, "a non-empty string or a list of non-empty strings")
-        if not isinstance(self.eos_token_ids, tuple) or not all(
-            isinstance(t, int) and not isinstance(t, bool) and t >= 0 for t in self.eos_token_ids
-        ):
-            raise ParameterError("eos_token_ids", self.eos_token_ids, "a tuple of token ids (integers >= 0)")
-        _check_int("num_beams", self.num_beams, low=1, allowed="an integer >= 1 (1: no beam search)")
-        _check_float("length_penalty", self.length_penalty, low=-math.inf)
-        if self.early_stopping not in (True, False, "never"):
-            raise ParameterError("early_stopping", self.early_stopping, 'True, False or "never"')
-        _check_float("penalty_alpha", self.penalty_alpha, low=0.0, high=1.0)
+        spec_of("do_sample").check(self.do_sample)
+        for spec in schema(type(self)):
+            if spec.name == "temperature" and self.do_sample:
+                # Sampling divides by it: here 0 is not allowed (greedy decoding ignores it).
+                spec = replace(spec, low_open=True)
+                if not spec._fits(self.temperature):
+                    raise ParameterError("temperature", self.temperature, spec.allowed + " when sampling",
+                                         hint="For greedy decoding use do_sample=False." if self.temperature == 0
+                                         else "")
+            spec.check(getattr(self, spec.name))
+        if self.min_new_tokens > self.max_new_tokens:
+            raise ParameterError("min_new_tokens", self.min_new_tokens,
+                                 f"an integer from 0 to max_new_tokens ({self.max_new_tokens})")
         self._check_strategy()
 
     def _check_strategy(self) -> None:
@@ -182,9 +297,7 @@ class GenerationParams:
 
     def to_dict(self) -> dict[str, Any]:
         """The effective values, JSON-ready, with `sources` saying where each came from."""
-        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "sources"}
-        out["stop_strings"] = list(self.stop_strings)
-        out["eos_token_ids"] = list(self.eos_token_ids)
+        out = {spec.name: _plain(getattr(self, spec.name)) for spec in schema(type(self))}
         out["sources"] = dict(self.sources)
         out["notes"] = list(self.notes)
         return out
@@ -199,178 +312,48 @@ class GenerationParams:
         return [name for name, off in warpers.items() if getattr(self, name) != off]
 
 
-def resolve(
-    kwargs: Mapping[str, Any],
-    generation_config: Any = None,
-    *,
-    prompt_length: int = 0,
-    context_length: int | None = None,
-    vocab_size: int | None = None,
-) -> GenerationParams:
-    """Merge Hugging Face generation keyword arguments over a model's `generation_config`.
-
-    `kwargs` are what a user passes to `lm.generate(...)`, named as in `model.generate`; as there,
-    passing None turns a setting off rather than falling back to the model's value.
-    `generation_config` is the model's `transformers.GenerationConfig` (or None).
-    `prompt_length` and `context_length` (in tokens) turn `max_length` into `max_new_tokens` and
-    refuse prompts that do not fit; `vocab_size` bounds token ids.
-
-    >>> resolve({"max_new_tokens": 50}).max_new_tokens
-    50
-    """
-    known = {f.name for f in fields(GenerationParams)} - {"sources", "notes", "eos_token_ids", "stop_strings"}
-    known |= {"eos_token_id", "stop_strings", "max_length"}
-    for name in kwargs:
-        if name not in known and name not in OUTPUT_ONLY_KWARGS:
-            close = difflib.get_close_matches(name, sorted(known), n=1)
-            raise ParameterError(
-                name, kwargs[name], "not a generation parameter modelito knows",
-                hint=f"Did you mean {close[0]!r}?" if close else f"Known parameters: {', '.join(sorted(known))}.",
-            )
-
-    model_values = _model_values(generation_config)
-    values: dict[str, Any] = {}
-    sources: dict[str, str] = {}
-    off = {f.name: f.default for f in fields(GenerationParams)}
-
-    def take(name: str, hf_name: str | None = None) -> None:
-        hf_name = hf_name or name
-        if hf_name in kwargs:
-            # transformers writes the caller's None over the merged config: the setting is off.
-            value = kwargs[hf_name]
-            values[name], sources[name] = (off[name] if value is None else value), USER
-        elif model_values.get(hf_name) is not None:
-            values[name], sources[name] = model_values[hf_name], MODEL
-        elif hf_name in TRANSFORMERS_DEFAULTS:
-            values[name], sources[name] = TRANSFORMERS_DEFAULTS[hf_name], LIBRARY
-
-    for name in ("do_sample", "temperature", "top_k", "top_p", "min_p", "typical_p", "repetition_penalty",
-                 "no_repeat_ngram_size", "min_new_tokens", "num_return_sequences", "top_n", "seed",
-                 "num_beams", "length_penalty", "early_stopping", "penalty_alpha"):
-        take(name)
-    take("eos_token_ids", "eos_token_id")
-    if "eos_token_ids" in values:
-        values["eos_token_ids"] = _token_ids("eos_token_id", values["eos_token_ids"], vocab_size)
-    take("stop_strings")
-    if "stop_strings" in values:
-        values["stop_strings"] = _strings("stop_strings", values["stop_strings"])
-
-    (values["max_new_tokens"], sources["max_new_tokens"]), notes = _max_new_tokens(
-        kwargs, model_values, prompt_length, context_length)
-    notes += tuple(
-        f"the model's generation_config sets {name}={model_values[name]!r}, which modelito does not apply"
-        for name, neutral in UNSUPPORTED_MODEL_SETTINGS.items()
-        if name in model_values and model_values[name] != neutral
-    )
-    params = GenerationParams(**values, sources=sources, notes=notes)
-    _check_context(params, prompt_length, context_length)
-    return params
+def schema(cls: type | None = None) -> tuple[Spec, ...]:
+    """Every parameter's Spec, in declaration order, with its name and default filled in."""
+    return tuple(replace(f.metadata["spec"], name=f.name, default=f.default)
+                 for f in fields(cls or GenerationParams) if "spec" in f.metadata)
 
 
-# Processors of transformers that modelito does not implement, with their neutral values.
-UNSUPPORTED_MODEL_SETTINGS: Mapping[str, Any] = {
-    "min_length": 0, "bad_words_ids": None, "suppress_tokens": None, "begin_suppress_tokens": None,
-    "forced_bos_token_id": None, "forced_eos_token_id": None, "epsilon_cutoff": 0.0, "eta_cutoff": 0.0,
-    "sequence_bias": None, "guidance_scale": 1.0, "exponential_decay_length_penalty": None,
-    "renormalize_logits": False, "top_h": None,
-}
+def spec_of(name: str) -> Spec:
+    """The Spec of one parameter, by its name."""
+    for spec in schema():
+        if spec.name == name:
+            return spec
+    raise KeyError(name)
 
 
-def _model_values(generation_config: Any) -> dict[str, Any]:
-    """The fields a model's generation_config sets (transformers 5 leaves unset fields as None)."""
-    if generation_config is None:
-        return {}
-    data = generation_config.to_dict() if hasattr(generation_config, "to_dict") else dict(generation_config)
-    return {k: v for k, v in data.items() if v is not None}
+def check_top_n(top_n: Any) -> int:
+    """Validate a top_n given outside generation (scoring), by the same rule as the parameter."""
+    spec_of("top_n").check(top_n)
+    return top_n
 
 
-def _max_new_tokens(
-    kwargs: Mapping[str, Any], model_values: Mapping[str, Any], prompt_length: int, context_length: int | None
-) -> tuple[tuple[Any, str], tuple[str, ...]]:
-    """transformers' rule: any max_new_tokens (yours, else the model's) beats max_length, a total that
-    counts the prompt; with neither set, 20 new tokens, within the model's context."""
-    if kwargs.get("max_new_tokens") is not None:
-        return (kwargs["max_new_tokens"], USER), ()
-    if model_values.get("max_new_tokens") is not None:
-        notes = ()
-        if kwargs.get("max_length") is not None:
-            notes = (f"max_length={kwargs['max_length']!r} has no effect: the model's generation_config sets "
-                     f"max_new_tokens={model_values['max_new_tokens']}, which transformers puts first",)
-        return (model_values["max_new_tokens"], MODEL), notes
-    for where, source in ((kwargs, USER), (model_values, MODEL)):
-        if where.get("max_length") is not None:
-            max_length = where["max_length"]
-            _check_int("max_length", max_length, low=1, allowed="an integer >= 1")
-            if max_length <= prompt_length:
-                raise ParameterError(
-                    "max_length", max_length, f"more than the prompt's {prompt_length} tokens (it counts the prompt)",
-                    hint="Use max_new_tokens to say how many tokens to generate.",
-                )
-            return (max_length - prompt_length, source), ()
-    # transformers: "by default let's always generate 20 new tokens", within the context
-    default = TRANSFORMERS_DEFAULTS["max_length"]
-    if context_length is not None and prompt_length < context_length:
-        default = min(default, context_length - prompt_length)
-    return (default, LIBRARY), ()
+def is_int(value: Any) -> bool:
+    """An int that is not a bool (True is an int to Python, never a count to a user)."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _token_ids(name: str, value: Any, vocab_size: int | None) -> tuple[int, ...]:
-    """One id or a list of ids (a tensor too) as a tuple; each must be a token of the model."""
-    if hasattr(value, "tolist"):
-        value = value.tolist()
-    ids = value if isinstance(value, (list, tuple)) else [value]
-    top = f" below {vocab_size}" if vocab_size else ""
-    for token in ids:
-        if isinstance(token, bool) or not isinstance(token, int) or token < 0 or (vocab_size and token >= vocab_size):
-            raise ParameterError(name, value, f"a token id or a list of token ids (integers from 0{top})")
-    return tuple(ids)
+def is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _strings(name: str, value: Any) -> tuple[str, ...]:
-    if isinstance(value, str):
-        return (value,)
-    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v for v in value):
-        raise ParameterError(name, value, "a non-empty string or a list of non-empty strings")
-    return tuple(value)
+def _number(text: str) -> Any:
+    for kind in (int, float):
+        try:
+            value = kind(text)
+        except ValueError:
+            continue
+        return value if not (isinstance(value, float) and math.isnan(value)) else text
+    return text
 
 
-def _check_context(params: GenerationParams, prompt_length: int, context_length: int | None) -> None:
-    if context_length is None:
-        return
-    if prompt_length >= context_length:
-        raise PromptTooLongError(
-            f"The prompt has {prompt_length} tokens but the model's context is {context_length} tokens: "
-            f"shorten the prompt by at least {prompt_length - context_length + 1} tokens."
-        )
-    room = context_length - prompt_length
-    if params.max_new_tokens > room:
-        raise ParameterError(
-            "max_new_tokens", params.max_new_tokens,
-            f"at most {room} here (the prompt has {prompt_length} of the model's {context_length} tokens of context)",
-        )
+def _show(value: Any) -> str:
+    return f'"{value}"' if isinstance(value, str) else str(value).lower() if isinstance(value, bool) else str(value)
 
 
-def _check_type(name: str, value: Any, kind: type) -> None:
-    if not isinstance(value, kind):
-        raise ParameterError(name, value, f"a {kind.__name__}")
-
-
-def _check_int(name: str, value: Any, *, low: int, high: int | None = None, allowed: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ParameterError(name, value, allowed)
-    if value < low or (high is not None and value > high):
-        raise ParameterError(name, value, allowed)
-
-
-def _check_float(
-    name: str, value: Any, *, low: float, high: float | None = None, low_open: bool = False, hint: str = ""
-) -> None:
-    left = "(" if low_open else "["
-    if high is not None:
-        allowed = f"a number in {left}{low:g}, {high:g}]"
-    else:
-        allowed = "a finite number" if low == -math.inf else f"a number {'>' if low_open else '>='} {low:g}"
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ParameterError(name, value, allowed, hint)
-    if value < low or (low_open and value == low) or (high is not None and value > high):
-        raise ParameterError(name, value, allowed, hint)
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value

@@ -1,0 +1,69 @@
+// Every string the page shows, in English and Spanish. A test checks both tables have the same keys.
+export const T = {
+  en: {
+    lang: "Language", chat: "Chat", params: "Parameters", tokenizer: "Tokenizer", compare: "Compare",
+    beam: "Beam search", classify: "Classify", card: "Model card",
+    system: "System message", message: "Message", send: "Send", regenerate: "Regenerate", prompt: "Prompt",
+    clear: "Clear", clickhint: "Click a token to see what else the model considered.",
+    paramshint: "Empty fields use the defaults shown (the model's, transformers' or modelito's). Changed values are highlighted.",
+    cmphint: "Up to four settings, e.g. temperature=0.3, top_k=5",
+    run: "Run", beams: "Beams", maxtokens: "Max new tokens", text: "Text", labels: "Labels",
+    model: "model", sampler: "sampler", rank: "rank", entropy: "entropy", token: "token",
+    branch: "Click an alternative to continue from it.", random: "RANDOM WEIGHTS: the text means nothing",
+    you: "you", assistant: "assistant", end: "end", end_title: "end of the answer (the end-of-turn token)",
+    asked: "answer when asked", nolabel: "not a label",
+    kept: "kept", pruned: "pruned", finished: "finished", ended: "ended", step: "step",
+    under: "log-probability of each text (rows) under each setting (columns)", impossible: "impossible",
+    count: "tokens", cpt: "characters per token", piece: "piece (as stored)", span: "span", error: "Error",
+    default_choice: "default", src_user: "yours", src_model: "model", "src_transformers default": "transformers",
+    src_default: "modelito", src_server: "server",
+    group_strategy: "Strategy", group_temperature: "Temperature", group_truncation: "Truncation",
+    group_penalties: "Penalties", group_length: "Length and stopping", group_trace: "What the trace records",
+    card_parameters: "Parameters", card_architecture: "Architecture", card_shape: "Layers · heads · key-value heads · hidden",
+    card_context: "Context", card_stored: "Stored as", card_loaded: "Running as", card_vocabulary: "Vocabulary",
+    card_memory: "Memory (weights)", card_template: "Chat template", card_generation: "Generation defaults",
+    yes: "yes", no: "no", million: "million", running: "running", waiting: "waiting",
+  },
+  es: {
+    lang: "Idioma", chat: "Chat", params: "Parámetros", tokenizer: "Tokenizador", compare: "Comparar",
+    beam: "Búsqueda en haz", classify: "Clasificar", card: "Ficha del modelo",
+    system: "Mensaje de sistema", message: "Mensaje", send: "Enviar", regenerate: "Regenerar", prompt: "Prompt",
+    clear: "Borrar", clickhint: "Pulsa un token para ver qué más consideró el modelo.",
+    paramshint: "Los campos vacíos usan los valores mostrados (del modelo, de transformers o de modelito). Los cambiados se resaltan.",
+    cmphint: "Hasta cuatro configuraciones, p. ej. temperature=0.3, top_k=5",
+    run: "Ejecutar", beams: "Haces", maxtokens: "Máximo de tokens nuevos", text: "Texto", labels: "Etiquetas",
+    model: "modelo", sampler: "muestreo", rank: "rango", entropy: "entropía", token: "token",
+    branch: "Pulsa una alternativa para continuar desde ella.", random: "PESOS ALEATORIOS: el texto no significa nada",
+    you: "tú", assistant: "asistente", end: "fin", end_title: "fin de la respuesta (el token de fin de turno)",
+    asked: "respuesta al preguntarle", nolabel: "no es una etiqueta",
+    kept: "conservado", pruned: "podado", finished: "terminado", ended: "acabado", step: "paso",
+    under: "log-probabilidad de cada texto (filas) con cada configuración (columnas)", impossible: "imposible",
+    count: "tokens", cpt: "caracteres por token", piece: "pieza (tal como se guarda)", span: "posición", error: "Error",
+    default_choice: "por defecto", src_user: "tuyo", src_model: "modelo", "src_transformers default": "transformers",
+    src_default: "modelito", src_server: "servidor",
+    group_strategy: "Estrategia", group_temperature: "Temperatura", group_truncation: "Truncado",
+    group_penalties: "Penalizaciones", group_length: "Longitud y parada", group_trace: "Qué registra la traza",
+    card_parameters: "Parámetros", card_architecture: "Arquitectura", card_shape: "Capas · cabezas · cabezas clave-valor · dimensión",
+    card_context: "Contexto", card_stored: "Guardado como", card_loaded: "Ejecutándose como", card_vocabulary: "Vocabulario",
+    card_memory: "Memoria (pesos)", card_template: "Plantilla de chat", card_generation: "Generación por defecto",
+    yes: "sí", no: "no", million: "millones", running: "generando", waiting: "en cola",
+  },
+};
+
+let lang = (localStorage.getItem("modelito-lang") || navigator.language || "en").slice(0, 2) === "es" ? "es" : "en";
+const listeners = [];
+
+export const t = (key) => T[lang][key] ?? key;
+export const currentLang = () => lang;
+
+/** Call `fn` now and whenever the language changes. */
+export function onLang(fn) { listeners.push(fn); fn(lang); }
+
+export function setLang(value) {
+  lang = value;
+  localStorage.setItem("modelito-lang", lang);
+  document.documentElement.lang = lang;
+  document.querySelectorAll("[data-i]").forEach((e) => { e.textContent = t(e.dataset.i); });
+  document.querySelectorAll("[data-i-label]").forEach((e) => e.setAttribute("aria-label", t(e.dataset.iLabel)));
+  listeners.forEach((fn) => fn(lang));
+}

@@ -1,0 +1,35 @@
+// The playground: tabs, language, and each view's set-up. No build step, no CDN: plain ES modules.
+import { api } from "./api.js";
+import { initChat } from "./chat.js";
+import { currentLang, setLang, t } from "./i18n.js";
+import { loadParams } from "./params.js";
+import { initBeam, initClassify, initCompare, initTokenizer, loadCard, tokenize } from "./views.js";
+
+const $ = (s) => document.querySelector(s);
+const $$ = (s) => [...document.querySelectorAll(s)];
+
+$("#lang").value = currentLang();
+$("#lang").addEventListener("change", (e) => setLang(e.target.value));
+
+$$("nav button").forEach((b) => b.addEventListener("click", () => {
+  $$("nav button").forEach((x) => x.setAttribute("aria-selected", x === b));
+  $$("main section").forEach((s) => { s.hidden = s.id !== b.dataset.view; });
+  if (b.dataset.view === "tokens") tokenize();
+}));
+
+initChat();
+initTokenizer();
+initCompare();
+initBeam();
+initClassify();
+setLang(currentLang());
+
+async function status() {
+  try {
+    const s = await api("/api/status");
+    $("#status").textContent = s.running || s.waiting ? `${t("running")} ${s.running} · ${t("waiting")} ${s.waiting}` : "";
+  } catch (e) { /* the next poll will tell */ }
+}
+
+Promise.all([loadCard(), loadParams()]).catch((e) => { $("#cardout").textContent = e.message; });
+setInterval(status, 3000);
