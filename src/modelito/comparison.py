@@ -8,27 +8,25 @@ Settings that share a model run as one batch with one prefill.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-import math
-import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import torch
 
-from .engine import generate_rows
+from .engine import generate_steps
 from .errors import ParameterError
-from .generation import SequenceBuilder, _result, _usage
-from .sampling import build_stages
+from .generation import Clock, SequenceBuilder, follow, make_result
+from .protocols import LanguageModel, Prompt
+from .rendering import Viewable
+from .sampling import make_sampler
 from .search import trace_sequence
-from .trace import Result, _finite
-
-if TYPE_CHECKING:
-    from .lm import LM, Prompt
+from .trace import Result, json_ready
 
 
 @dataclass(frozen=True)
-class Comparison:
+class Comparison(Viewable):
     kind: str
     """'models', 'settings' or 'systems'."""
     prompt: Any
@@ -42,22 +40,12 @@ class Comparison:
         return [r.text for r in self.results]
 
     def to_dict(self) -> dict[str, Any]:
-        return _finite({"kind": self.kind, "prompt": self.prompt, "labels": list(self.labels),
-                        "results": [r.to_dict() for r in self.results],
-                        "cross_logprobs": [list(row) for row in self.cross_logprobs]})
-
-    def __str__(self) -> str:
-        from .display import format_comparison
-
-        return format_comparison(self)
-
-    def _repr_html_(self) -> str:
-        from .html import comparison_html
-
-        return comparison_html(self)
+        return json_ready({"kind": self.kind, "prompt": self.prompt, "labels": list(self.labels),
+                           "results": [r.to_dict() for r in self.results],
+                           "cross_logprobs": [list(row) for row in self.cross_logprobs]})
 
 
-def compare_models(prompt: "Prompt", models: Sequence["LM"], labels: Sequence[str] | None = None,
+def compare_models(prompt: Prompt, models: Sequence[LanguageModel], labels: Sequence[str] | None = None,
                    **generation_kwargs: Any) -> Comparison:
     """The same prompt and parameters on several models (base vs instruct, say)."""
     _check_count("models", models)
@@ -70,7 +58,7 @@ def compare_models(prompt: "Prompt", models: Sequence["LM"], labels: Sequence[st
                       tuple(tuple(row) for row in cross))
 
 
-def compare_systems(lm: "LM", prompt: str, systems: Sequence[str | None], **generation_kwargs: Any) -> Comparison:
+def compare_systems(lm: LanguageModel, prompt: str, systems: Sequence[str | None], **generation_kwargs: Any) -> Comparison:
     """The same user message under several system messages (None: the template's own default)."""
     _check_count("systems", systems)
     if not isinstance(prompt, str):
@@ -84,7 +72,7 @@ def compare_systems(lm: "LM", prompt: str, systems: Sequence[str | None], **gene
 
 
 @torch.inference_mode()
-def compare_settings(lm: "LM", prompt: "Prompt", settings: Sequence[Mapping[str, Any]], top_n: int = 5,
+def compare_settings(lm: LanguageModel, prompt: Prompt, settings: Sequence[Mapping[str, Any]],
                      **common: Any) -> Comparison:
     """Several parameter settings (each over `common`) on one prompt, as one batch with one prefill."""
     _check_count("settings", settings)
@@ -93,47 +81,41 @@ def compare_settings(lm: "LM", prompt: "Prompt", settings: Sequence[Mapping[str,
     for i, setting in enumerate(settings):
         if not isinstance(setting, Mapping):
             raise ParameterError(f"settings[{i}]", setting, "a dict of generation parameters")
-        params = lm.params(len(ids), top_n=top_n, **{**common, **setting})
+        params = lm.params(len(ids), **{**common, **setting})
         if params.strategy not in ("greedy", "sample") or params.num_return_sequences != 1:
             raise ParameterError(f"settings[{i}]", dict(setting), "greedy or sampling settings with one sequence "
                                  "each (compare beam searches one by one)")
-        if params.do_sample and params.seed is None:
+        if params.do_sample and params.seed is None:  # each row its own, reproducible seed
             params = dataclasses.replace(params, seed=i, sources={**params.sources, "seed": "comparison row"})
         all_params.append(params)
-    rows = [(p, build_stages(p, len(ids)),
-             torch.Generator(device=lm.device).manual_seed(p.seed) if p.do_sample else None) for p in all_params]
+    samplers = [make_sampler(p, len(ids), lm.device) for p in all_params]
     builders = [SequenceBuilder(lm, p) for p in all_params]
-    start, first = time.perf_counter(), None
-    steps = generate_rows(lm.model, torch.tensor([ids], device=lm.device), rows)
-    for draws in steps:
-        first = first or time.perf_counter()
-        for builder, draw in zip(builders, draws):
-            if not builder.finish:
-                builder.push(draw, 0)
-        if all(b.finish for b in builders):
-            break
-    steps.close()
-    end = time.perf_counter()
+    clock = Clock()
+    steps = generate_steps(lm.model, torch.tensor([ids], device=lm.device), samplers,
+                           max(p.max_new_tokens for p in all_params))
+    with contextlib.closing(follow(builders, steps)) as rows:
+        for _ in rows:
+            clock.tick()
     results = tuple(
-        _result(lm, text, ids, p, stages, [b.sequence()], _usage(len(ids), [b.steps], start, first, end))
-        for (p, stages, _), b in zip(rows, builders)
+        make_result(lm, text, ids, p, s.stages, [b.sequence()], clock.usage(len(ids), [b.steps]))
+        for p, s, b in zip(all_params, samplers, builders)
     )
-    cross = [[_under(lm, ids, list(r.sequences[0].token_ids), stages, greedy=not p.do_sample) for p, stages, _ in rows]
-             for r in results]
+    cross = [[_under(lm, ids, list(r.sequences[0].token_ids), s.stages, greedy=not p.do_sample)
+              for p, s in zip(all_params, samplers)] for r in results]
     labels = tuple(", ".join(f"{k}={v!r}" for k, v in s.items()) or "(defaults)" for s in settings)
     return Comparison("settings", prompt, labels, results, tuple(tuple(row) for row in cross))
 
 
-def _under(lm: "LM", prompt_ids: list[int], token_ids: list[int], stages, greedy: bool = False) -> float:
+def _under(lm: LanguageModel, prompt_ids: list[int], token_ids: list[int], stages, greedy: bool = False) -> float:
     """log-probability of the tokens under a setting's final distribution (teacher-forced). Greedy
     decoding takes the argmax of its processed scores: a text is certain (0) or impossible (-inf)."""
     if not token_ids:
         return 0.0
     draws = trace_sequence(lm.model, prompt_ids, token_ids, stages, top_n=0, on_logprobs=False, argmax=greedy)
-    return sum(d.sampling_logprob[0] for d in draws)
+    return sum(d.sampling_logprob for d in draws)
 
 
-def _text_logprob(lm: "LM", prompt: "Prompt", result: Result, same_tokens: bool = True) -> float:
+def _text_logprob(lm: LanguageModel, prompt: Prompt, result: Result, same_tokens: bool = True) -> float:
     """log-probability of a result's text under `lm` (its own tokens when the vocabulary is the same)."""
     _, ids = lm.prompt_ids(prompt)
     seq = result.sequences[0]
@@ -141,14 +123,10 @@ def _text_logprob(lm: "LM", prompt: "Prompt", result: Result, same_tokens: bool 
     return _under(lm, ids, tokens, ())
 
 
-def _same_vocab(a: "LM", b: "LM") -> bool:
+def _same_vocab(a: LanguageModel, b: LanguageModel) -> bool:
     return a is b or a.tokenizer.get_vocab() == b.tokenizer.get_vocab()
 
 
 def _check_count(name: str, items: Sequence[Any]) -> None:
     if not isinstance(items, (list, tuple)) or not 1 <= len(items) <= 8:
         raise ParameterError(name, items, "a list of 1 to 8 items")
-
-
-def logprob_to_percent(logprob: float) -> str:
-    return "impossible" if logprob == -math.inf else f"{math.exp(logprob):.2e}"

@@ -2,42 +2,46 @@
 
     prompt ids ─ prefill ─▶ logits ─ stages ─▶ choose ─▶ token ─ decode_step ─▶ logits ─ ...
                                       │                    │
-                                      └──── observe ───────┴─▶ Draw (one frozen record per step)
+                                      └──── observe ───────┴─▶ Draw (one frozen record per row and step)
 
-`generate_steps` is a generator of `Draw` records, one per step for the whole batch; it knows no
-text and no stopping rule but `max_new_tokens`. The text layer (`generation.py`) decides when a
-sequence has ended and simply stops iterating. Rows of the batch never interact: a row that has
-finished keeps being computed, and ignored, until every row is done (as in transformers).
+`generate_steps` is a generator: each step yields one `Draw` per row of the batch. It knows no
+text and no stopping rule but `max_new_tokens`; the text layer (`generation.py`) decides when a
+sequence has ended and simply stops iterating. Every row has its own `Sampler`; rows that share
+one (the `num_return_sequences` answers of one call) are sampled together. Rows never interact:
+a row that has finished keeps being computed, and ignored, until every row is done (as in
+transformers).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import torch
 from transformers import DynamicCache
 
-from .params import GenerationParams
-from .sampling import Stage, choose, run_stages
+from .sampling import Sampler, Stage, choose, run_stages
+from .trace import ContrastiveChoice
 
 
 @dataclass(frozen=True)
 class Draw:
-    """One step of the batch, as plain host-side numbers (row b of each list is sequence b).
+    """One row's step, as plain host-side numbers.
 
     Per-stage lists follow `stage_names(...)`: the model's distribution first, the final one last.
     """
 
-    token_ids: list[int]
-    logprob: list[float]
-    sampling_logprob: list[float]
-    rank: list[int]
-    entropy: list[float]
-    sampling_entropy: list[float]
-    top_ids: list[list[int]]  # [B][N], most likely first under the model
-    top_stages: list[list[list[float]]]  # [B][N][S]
-    chosen_stages: list[list[float]]  # [B][S]
+    token_id: int
+    logprob: float
+    sampling_logprob: float
+    rank: int
+    entropy: float
+    sampling_entropy: float
+    top_ids: list[int]  # [N], most likely first under the model
+    top_stages: list[list[float]]  # [N][S]
+    chosen_stages: list[float]  # [S]
+    contrastive: ContrastiveChoice | None = None
+    """Contrastive search only: the candidates it weighed and their scores."""
 
 
 def stage_names(stages: tuple[Stage, ...], chosen_by: str | None) -> tuple[str, ...]:
@@ -58,70 +62,61 @@ def decode_step(model: torch.nn.Module, ids: torch.Tensor, cache: DynamicCache) 
     return out.logits[:, -1].float()
 
 
+def sample_rows(samplers: Sequence[Sampler], ids: torch.Tensor, logits: torch.Tensor) -> tuple[torch.Tensor, list[Draw]]:
+    """Choose every row's next token [B] from its logits [B, V], each row by its own sampler, and
+    record the step. `ids` [B, L] is each row's history (the penalties read it). Consecutive rows
+    that share one Sampler run as one batch."""
+    tokens, draws = [], []
+    for sampler, rows in _runs(samplers):
+        scores = run_stages(sampler.stages, ids[rows], logits[rows])
+        final_lp = scores[-1].log_softmax(-1)  # shared by the draw and the trace
+        token = choose(final_lp, sampler.do_sample, sampler.generator)
+        tokens.append(token)
+        draws += observe(scores, final_lp, token, sampler.top_n, argmax=not sampler.do_sample)
+    return torch.cat(tokens), draws
+
+
+def _runs(samplers: Sequence[Sampler]) -> Iterator[tuple[Sampler, slice]]:
+    """Consecutive rows that share one Sampler, as (sampler, rows)."""
+    start = 0
+    for end in range(1, len(samplers) + 1):
+        if end == len(samplers) or samplers[end] is not samplers[start]:
+            yield samplers[start], slice(start, end)
+            start = end
+
+
 @torch.inference_mode()
 def generate_steps(
     model: torch.nn.Module,
     prompt_ids: torch.Tensor,
-    params: GenerationParams,
-    stages: tuple[Stage, ...],
-    generator: torch.Generator | None = None,
-) -> Iterator[Draw]:
-    """Yield one `Draw` per generated token, for `params.num_return_sequences` rows at once.
-
-    `prompt_ids` is [1, L]; `stages` come from `sampling.build_stages(params, L)`. The prompt is
-    prefilled once and its cache copied to every row.
-    """
-    rows = params.num_return_sequences
+    samplers: Sequence[Sampler],
+    max_new_tokens: int,
+) -> Iterator[list[Draw]]:
+    """Yield, per generated token, one `Draw` per row: as many rows as `samplers`, all continuing
+    the same prompt `prompt_ids` [1, L], which is prefilled once and its cache copied to every row."""
+    rows = len(samplers)
     cache = DynamicCache(config=model.config)
     logits = prefill(model, prompt_ids, cache)  # [1, V]
     if rows > 1:
         cache.batch_repeat_interleave(rows)
         logits = logits.expand(rows, -1)
     ids = prompt_ids.expand(rows, -1)  # [B, L]: history for the penalties
-    for i in range(params.max_new_tokens):
+    for i in range(max_new_tokens):
         if i:
             logits = decode_step(model, token[:, None], cache)
-        scores = run_stages(stages, ids, logits)
-        final_lp = scores[-1].log_softmax(-1)  # shared by the draw and the trace
-        token = choose(final_lp, params.do_sample, generator)  # [B]
-        yield observe(scores, final_lp, token, params.top_n, argmax=not params.do_sample)
-        ids = torch.cat([ids, token[:, None]], dim=1)
-
-
-@torch.inference_mode()
-def generate_rows(
-    model: torch.nn.Module,
-    prompt_ids: torch.Tensor,
-    rows: list[tuple[GenerationParams, tuple[Stage, ...], torch.Generator | None]],
-) -> Iterator[list[Draw]]:
-    """Several settings on one prompt, as one batch: one prefill, one forward per step for all rows,
-    each row with its own sampler. Yields a one-row Draw per row per step (the caller stops when
-    every row has ended; rows are never mixed)."""
-    cache = DynamicCache(config=model.config)
-    logits = prefill(model, prompt_ids, cache)
-    cache.batch_repeat_interleave(len(rows))
-    logits = logits.expand(len(rows), -1)
-    ids = prompt_ids.expand(len(rows), -1)
-    for i in range(max(p.max_new_tokens for p, _, _ in rows)):
-        if i:
-            logits = decode_step(model, token[:, None], cache)
-        draws, tokens = [], []
-        for r, (params, stages, generator) in enumerate(rows):
-            scores = run_stages(stages, ids[r : r + 1], logits[r : r + 1])
-            final_lp = scores[-1].log_softmax(-1)
-            chosen = choose(final_lp, params.do_sample, generator)
-            draws.append(observe(scores, final_lp, chosen, params.top_n, argmax=not params.do_sample))
-            tokens.append(chosen)
-        token = torch.cat(tokens)
+        token, draws = sample_rows(samplers, ids, logits)
         yield draws
         ids = torch.cat([ids, token[:, None]], dim=1)
 
 
-def observe(scores: list[torch.Tensor], final_lp: torch.Tensor, token: torch.Tensor, top_n: int, argmax: bool) -> Draw:
+def observe(
+    scores: list[torch.Tensor], final_lp: torch.Tensor, token: torch.Tensor, top_n: int, argmax: bool
+) -> list[Draw]:
     """Select, on the device, what the trace keeps of this step; copy only that to the host.
 
     `scores` are the raw logits then each stage's output [B, V]; `final_lp` is log_softmax(scores[-1]);
     `token` [B] the chosen tokens; `argmax`: they were chosen greedily, not drawn from final_lp.
+    Returns one Draw per row.
     """
     model_lp = scores[0].log_softmax(-1)
     top = scores[0].topk(top_n, dim=-1).indices  # [B, N]
@@ -144,15 +139,12 @@ def observe(scores: list[torch.Tensor], final_lp: torch.Tensor, token: torch.Ten
     ints = torch.cat([candidates, rank[:, None]], dim=1).tolist()
     floats = torch.cat([stage_lp.flatten(1), entropy[:, None], sampling_entropy[:, None]], dim=1).tolist()
     n, s = top_n, len(columns)
-    per_row = [[row[j * s : (j + 1) * s] for j in range(n + 1)] for row in floats]
-    return Draw(
-        token_ids=[r[n] for r in ints],
-        logprob=[p[n][0] for p in per_row],
-        sampling_logprob=[p[n][-1] for p in per_row],
-        rank=[r[n + 1] for r in ints],
-        entropy=[row[-2] for row in floats],
-        sampling_entropy=[row[-1] for row in floats],
-        top_ids=[r[:n] for r in ints],
-        top_stages=[p[:n] for p in per_row],
-        chosen_stages=[p[n] for p in per_row],
-    )
+    draws = []
+    for row_ints, row in zip(ints, floats):
+        per_candidate = [row[j * s : (j + 1) * s] for j in range(n + 1)]
+        draws.append(Draw(
+            token_id=row_ints[n], logprob=per_candidate[n][0], sampling_logprob=per_candidate[n][-1],
+            rank=row_ints[n + 1], entropy=row[-2], sampling_entropy=row[-1], top_ids=row_ints[:n],
+            top_stages=per_candidate[:n], chosen_stages=per_candidate[n],
+        ))
+    return draws

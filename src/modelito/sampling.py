@@ -188,6 +188,28 @@ def build_stages(params: GenerationParams, prompt_length: int) -> tuple[Stage, .
     return tuple(stages)
 
 
+@dataclass(frozen=True)
+class Sampler:
+    """How one row of a batch chooses its next token, and how much of the choice the trace keeps."""
+
+    stages: tuple[Stage, ...]
+    """The enabled stages, in order (`build_stages`)."""
+    do_sample: bool
+    """Draw from the last stage's distribution (True) or take its argmax (False)."""
+    generator: torch.Generator | None
+    """The row's own random generator, seeded from its parameters (None when greedy)."""
+    top_n: int
+    """How many of the model's most likely tokens the trace records per step."""
+
+
+def make_sampler(params: GenerationParams, prompt_length: int, device: torch.device | str) -> Sampler:
+    """The sampler for these parameters; `params.seed` must already be set when sampling."""
+    generator = None
+    if params.do_sample:
+        generator = torch.Generator(device=device).manual_seed(params.seed)
+    return Sampler(build_stages(params, prompt_length), params.do_sample, generator, params.top_n)
+
+
 def run_stages(stages: Sequence[Stage], ids: torch.Tensor, logits: torch.Tensor) -> list[torch.Tensor]:
     """Scores after each stage: [raw logits, after stage 1, ..., after the last stage]."""
     out = [logits]

@@ -12,6 +12,7 @@ those of the context, which keeps the model from repeating itself.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Callable, Iterator
 
 import torch
@@ -148,8 +149,8 @@ def trace_sequence(
         final = scores[-1].log_softmax(-1)
         if argmax:  # greedy: the argmax is certain, every other token impossible
             final = torch.full_like(final, float("-inf")).scatter(1, final.argmax(-1, keepdim=True), 0.0)
-        draws.append(observe([*scores, final] if argmax else scores, final,
-                             ids[0, len(prompt_ids) + t : len(prompt_ids) + t + 1], top_n, argmax=False))
+        draws += observe([*scores, final] if argmax else scores, final,
+                         ids[0, len(prompt_ids) + t : len(prompt_ids) + t + 1], top_n, argmax=False)
     return draws
 
 
@@ -159,8 +160,8 @@ def contrastive_steps(
     prompt_ids: torch.Tensor,
     params: GenerationParams,
     stages: tuple[Stage, ...],
-) -> Iterator[tuple[Draw, ContrastiveChoice]]:
-    """Yield, per token, its trace row and the contrastive ranking that chose it.
+) -> Iterator[list[Draw]]:
+    """Yield, per token, its trace (one row, with the contrastive ranking that chose it).
 
     Each step runs the top-k candidates through the model in one batch (the cache is copied k
     times); the winner's forward pass is the next step's, so nothing is recomputed.
@@ -183,10 +184,9 @@ def contrastive_steps(
         best = int(ranking.argmax())
         token = top_ids[best : best + 1]
         final_lp = scores[-1].log_softmax(-1)
-        yield observe(scores, final_lp, token, params.top_n, argmax=True), ContrastiveChoice(
-            token_ids=top_ids.tolist(), probs=top_probs.tolist(), penalties=penalty.tolist(),
-            scores=ranking.tolist(), chosen=best,
-        )
+        choice = ContrastiveChoice(token_ids=top_ids.tolist(), probs=top_probs.tolist(), penalties=penalty.tolist(),
+                                   scores=ranking.tolist(), chosen=best)
+        yield [replace(observe(scores, final_lp, token, params.top_n, argmax=True)[0], contrastive=choice)]
         cache.batch_select_indices(torch.tensor([best], device=ids.device))
         logits = cand.logits[best : best + 1, -1].float()
         context = torch.cat([context, hidden[best : best + 1]], dim=0)
