@@ -55,3 +55,22 @@ def stories_lm(stories_path):
 @pytest.fixture(scope="session")
 def qwen_instruct_path() -> Path:
     return fixture_path("qwen2.5-0.5b-instruct")
+
+
+@pytest.fixture
+def extended(monkeypatch):
+    """A new generation parameter, declared in one place (a field with its Spec), as a developer would."""
+    from dataclasses import dataclass as frozen_dataclass
+
+    from modelito import merge, params
+
+    @frozen_dataclass(frozen=True)
+    class Extended(params.GenerationParams):
+        frobnication: float = params.param(
+            0.0, "How much to frobnicate (a test knob). 0 is off.", "Cuánto frobnicar (un mando de prueba).",
+            "float", "penalties", low=0.0, high=1.0, step=0.1)
+
+    # The class is looked up where it is used; these are the two places that build it.
+    monkeypatch.setattr(params, "GenerationParams", Extended)
+    monkeypatch.setattr(merge, "GenerationParams", Extended)
+    return Extended

@@ -4,6 +4,7 @@ Screenshots of each view go to artifacts/screenshots/."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -17,25 +18,41 @@ SHOTS = ROOT / "artifacts" / "screenshots"
 
 
 @pytest.fixture(scope="module")
-def page(tiny_lm):
+def browser():
+    """Debian's Chromium through Playwright; skipped (failed in CI) where it is missing."""
     playwright = pytest.importorskip("playwright.sync_api", reason="the test extras install playwright")
     if not Path(CHROMIUM).exists():
         message = f"Chromium not found at {CHROMIUM} (apt-get install -y chromium)"
         if REQUIRE:
             pytest.fail(message)
         pytest.skip(message)
-    server = Server(tiny_lm, max_tokens_cap=64, name="tiny")
     SHOTS.mkdir(parents=True, exist_ok=True)
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=[
             "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
             "--disable-component-update", "--disable-sync"])
-        page = browser.new_page(viewport={"width": 1200, "height": 900}, locale="en-US")
+        yield browser
+        browser.close()
+
+
+@contextlib.contextmanager
+def page_of(browser, lm, **options):
+    """A fresh server for `lm` and a browser page on it."""
+    server = Server(lm, **options)
+    page = browser.new_page(viewport={"width": 1200, "height": 900}, locale="en-US")
+    try:
         page.goto(server.url + "/")
         page.wait_for_selector("#model:not(:empty)")
         yield page
-        browser.close()
-    server.stop()
+    finally:
+        page.close()
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def page(browser, tiny_lm):
+    with page_of(browser, tiny_lm, max_tokens_cap=64, name="tiny") as page:
+        yield page
 
 
 def shot(page, name: str) -> None:
@@ -142,3 +159,14 @@ def test_keyboard_reaches_the_tokens(page):
     page.keyboard.press("Enter")
     page.wait_for_selector("#details table")
     assert page.locator("#details .alt").count() >= 1
+
+
+def test_a_new_parameter_appears_on_the_page(browser, extended, tiny_lm):
+    """Declared once in params.py (see the `extended` fixture), it gets a control with its explanation."""
+    with page_of(browser, tiny_lm, max_tokens_cap=8) as page:
+        page.click("nav button[data-view=params]")
+        page.wait_for_selector("#p-frobnication")
+        field = page.locator("#p-frobnication >> xpath=..")
+        assert "How much to frobnicate" in field.inner_text()
+        page.select_option("#lang", "es")
+        assert "Cuánto frobnicar" in page.locator("#p-frobnication >> xpath=..").inner_text()

@@ -53,7 +53,7 @@ def test_user_mistakes_are_one_line_and_exit_2(tiny_path):
     done = run("generate", "-m", str(tiny_path), "--sample", "--temperature", "-1", "Hola")
     assert done.returncode == 2
     assert done.stderr.strip().splitlines()[-1] == (
-        "modelito: temperature=-1.0 is not allowed: a number > 0")
+        "modelito: temperature=-1.0 is not allowed: a number > 0 when sampling")
     assert "Traceback" not in done.stderr
 
 

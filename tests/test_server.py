@@ -211,7 +211,7 @@ def test_modelito_endpoints(server, tiny_lm):
     assert httpx.post(server.url + "/api/classify", json={"text": ""}).status_code == 400
     assert httpx.post(server.url + "/api/tokenize", json={"text": 5}).status_code == 400
     for path, body in (("/api/score", {"text": "hola", "top_n": None}),
-                       ("/api/generate", {"messages": MESSAGES, "assistant_prefix": 5}),
+                       ("/api/generate", {"messages": MESSAGES, "prefix": 5}),
                        ("/api/generate", {"prompt": "x", "params": {"max_new_tokens": "5"}}),
                        ("/api/compare", {"messages": MESSAGES, "settings": [{}], "common": "x"}),
                        ("/api/compare", {"messages": MESSAGES, "settings": [{"max_new_tokens": None}, 3]})):
@@ -234,7 +234,7 @@ def test_disconnect_stops_the_generation_and_frees_the_place(tiny_lm):
                 if i > 3:
                     break  # leave mid-stream
         deadline = time.time() + 20
-        while s.app.state.busy.lock.locked() or s.app.state.busy.waiting:
+        while s.app.state.served.runner.busy():
             assert time.time() < deadline, "the abandoned generation kept its place"
             time.sleep(0.1)
         r = httpx.post(s.url + "/v1/completions", json={"prompt": "Hola", "max_tokens": 2}, timeout=30)

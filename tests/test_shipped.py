@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import modelito
-from modelito.loading import SHIPPED, shipped_models
+from modelito.hub import SHIPPED, shipped_models
 from modelito.train.evaluate import label_logprobs
 from modelito.train.sft_data import LABELS, build
 

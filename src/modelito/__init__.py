@@ -6,6 +6,7 @@
     print(result)            # the text, each token with the model's and the sampler's probability
 """
 
+from . import views  # noqa: F401  (registers how every record prints and shows in notebooks)
 from .errors import ModelitoError, ModelLoadError, ParameterError, PromptTooLongError
 from .params import GenerationParams
 from .trace import Candidate, Event, Result, Sequence, Step, Usage

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .errors import ModelitoError, ParameterError
+from .protocols import LanguageModel
+from .rendering import Viewable
 from .tokens import Tokens
-
-if TYPE_CHECKING:
-    from .lm import LM
-    from .trace import Result
+from .trace import Result
 
 ROLES = ("system", "user", "assistant")
 
@@ -34,10 +33,10 @@ class TemplateView:
     """A system message the template wrote although none was given (Qwen2.5 writes its own)."""
 
 
-class Conversation:
+class Conversation(Viewable):
     """Messages with a system message, user and assistant turns; grows by appending messages."""
 
-    def __init__(self, lm: "LM", system: str | None = None, messages: list[dict[str, str]] | None = None) -> None:
+    def __init__(self, lm: LanguageModel, system: str | None = None, messages: list[dict[str, str]] | None = None) -> None:
         if not getattr(lm.tokenizer, "chat_template", None):
             raise ModelitoError(
                 f"{lm.name} has no chat template: it is a base model, trained to continue text, not to take "
@@ -66,13 +65,12 @@ class Conversation:
     def assistant(self, content: str) -> "Conversation":
         return self.add("assistant", content)
 
-    def send(self, content: str, top_n: int = 5, **generation_kwargs: Any) -> "Result":
+    def send(self, content: str, **generation_kwargs: Any) -> Result:
         """Add a user message, generate the answer, add it to the history, return the Result.
 
         If generation fails (a bad parameter, say), the history is left as it was.
         """
-        result = self.lm.generate([*self.messages, {"role": "user", "content": content}], top_n=top_n,
-                                  **generation_kwargs)
+        result = self.lm.generate([*self.messages, {"role": "user", "content": content}], **generation_kwargs)
         self.user(content).assistant(result.text)
         return result
 
@@ -107,17 +105,3 @@ class Conversation:
 
     def __len__(self) -> int:
         return len(self.messages)
-
-    def __str__(self) -> str:
-        lines = [f"Conversation with {self.lm.name} ({len(self.messages)} messages)"]
-        lines += [f"  {m['role']:>9}: {m['content']}" for m in self.messages]
-        view = self.template()
-        if view.added_system:
-            lines.append(f"  (the template adds a system message: {view.added_system!r})")
-        lines += ["", "The prompt the model reads:", view.prompt]
-        return "\n".join(lines)
-
-    def _repr_html_(self) -> str:
-        from .html import conversation_html
-
-        return conversation_html(self)

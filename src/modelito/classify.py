@@ -16,21 +16,21 @@ import csv
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any, Sequence
 
 import torch
 
 from .errors import ModelitoError, ParameterError
-
-if TYPE_CHECKING:
-    from .lm import LM
+from .hub import choose_device, from_pretrained
+from .protocols import LanguageModel
+from .rendering import Viewable
 
 DEFAULT_INSTRUCTION = ("En el mensaje a continuación, identifica si el sentido es {labels}. \n"
                        "Responde sólo con una de estas palabras: {options}; \nMensaje: {text}\n")
 
 
 @dataclass(frozen=True)
-class Classification:
+class Classification(Viewable):
     text: str
     labels: tuple[str, ...]
     probs: tuple[float, ...]
@@ -49,22 +49,6 @@ class Classification:
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "label": self.label}
 
-    def __str__(self) -> str:
-        bars = "\n".join(f"  {l:<12} {p:6.1%} {'█' * round(p * 30)}" for l, p in zip(self.labels, self.probs))
-        answer = f"\n  answer when asked: {self.generated!r} -> {self.generated_label or 'not a label'}" \
-            if self.generated is not None else ""
-        return f"{self.method}: {self.label}\n{bars}{answer}"
-
-    def _repr_html_(self) -> str:
-        from html import escape
-
-        rows = "".join(f"<tr><td>{escape(l)}</td><td>{p:.1%}</td><td><div style='background:#8ab;height:10px;"
-                       f"width:{round(p * 200)}px'></div></td></tr>" for l, p in zip(self.labels, self.probs))
-        answer = (f"<div>answer when asked: {escape(repr(self.generated))} → {escape(self.generated_label or 'not a label')}"
-                  "</div>" if self.generated is not None else "")
-        return (f"<div style='font-family:system-ui'><b>{escape(self.method)}</b>: {escape(self.label)}"
-                f"<table>{rows}</table>{answer}</div>")
-
 
 def variants(label: str) -> list[str]:
     """The ways an answer can write a label: as given, capitalised, lower case, with a leading space."""
@@ -81,7 +65,7 @@ def answer_logprob(model: torch.nn.Module, prompt_ids: list[int], answer_ids: li
     return float(logp.gather(1, torch.tensor(answer_ids, device=model.device)[:, None]).sum())
 
 
-def classify_with_lm(lm: "LM", text: str, labels: Sequence[str], instruction: str | None = None,
+def classify_with_lm(lm: LanguageModel, text: str, labels: Sequence[str], instruction: str | None = None,
                      generate: bool = True) -> Classification:
     labels = _check_labels(labels)
     if not isinstance(text, str) or not text.strip():
@@ -117,7 +101,7 @@ def classify_with_lm(lm: "LM", text: str, labels: Sequence[str], instruction: st
                           generated=generated, generated_label=label_of)
 
 
-def _end_tokens(lm: "LM") -> list[int]:
+def _end_tokens(lm: LanguageModel) -> list[int]:
     """The token that ends an assistant's answer (the first EOS id, e.g. <|im_end|>)."""
     eos = getattr(lm.generation_config, "eos_token_id", None) or lm.tokenizer.eos_token_id
     eos = eos[0] if isinstance(eos, (list, tuple)) else eos
@@ -141,11 +125,9 @@ class Classifier:
     def __init__(self, name_or_path: str, device: str = "auto") -> None:
         from transformers import pipeline
 
-        from .loading import _load_or_explain, choose_device
-
         chosen, _ = choose_device(device)
         self.name = str(name_or_path)
-        self.pipe = _load_or_explain(lambda: pipeline("text-classification", model=self.name, device=chosen),
+        self.pipe = from_pretrained(lambda: pipeline("text-classification", model=self.name, device=chosen),
                                      self.name)
         self.labels = tuple(self.pipe.model.config.id2label[i] for i in range(self.pipe.model.config.num_labels))
 
@@ -160,7 +142,7 @@ class Classifier:
 # -- evaluation on a labelled CSV ------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class Evaluation:
+class Evaluation(Viewable):
     method: str
     labels: tuple[str, ...]
     examples: int
@@ -175,21 +157,6 @@ class Evaluation:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-    def __str__(self) -> str:
-        w = max(len(l) for l in self.labels)
-        lines = [f"{self.method}: accuracy {self.accuracy:.1%} on {self.examples} examples"]
-        if self.invalid_rate is not None:
-            lines.append(f"  generated answers: accuracy {self.generated_accuracy:.1%}, not a label {self.invalid_rate:.1%}")
-        lines.append(f"  {'':<{w}}  precision  recall     f1  support")
-        for l in self.labels:
-            c = self.per_class[l]
-            lines.append(f"  {l:<{w}}  {c['precision']:9.1%} {c['recall']:7.1%} {c['f1']:6.1%} {c['support']:8.0f}")
-        lines.append("  confusion (rows: true, columns: predicted)")
-        lines.append("  " + " " * w + "".join(f"{l[:8]:>9}" for l in self.labels))
-        for l, row in zip(self.labels, self.confusion):
-            lines.append(f"  {l:<{w}}" + "".join(f"{n:>9}" for n in row))
-        return "\n".join(lines)
 
 
 def read_labelled_csv(path: str | Path, text_column: str, label_column: str,

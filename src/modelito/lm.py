@@ -1,26 +1,28 @@
-"""`LM`: a loaded model and its tokenizer, and the calls a learner makes on them."""
+"""`LM`: a loaded model and its tokenizer, and the calls a learner makes on them.
+
+Each call is a thin method over the library module that holds it (generation, scoring,
+comparisons, classification, conversations); those modules know the model through the
+`protocols.LanguageModel` type, so this module imports them and never the reverse.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence, Union
+from typing import Any, Iterator, Mapping, Sequence
 
 import torch
 
+from .chat import Conversation
+from .classify import Classification, classify_with_lm
+from .comparison import Comparison, compare_settings, compare_systems
 from .errors import ModelitoError, ParameterError
 from .generation import stream_events
-from .params import GenerationParams, resolve
 from .modelcard import ModelCard, card, context_length
+from .merge import resolve
+from .params import GenerationParams, is_int
+from .protocols import Prompt
+from .score import Score, score
 from .tokens import Tokens, token_bytes, token_text, tokenize
 from .trace import Event, Result
-
-if TYPE_CHECKING:
-    from .chat import Conversation
-    from .classify import Classification
-    from .comparison import Comparison
-    from .score import Score
-
-Messages = Sequence[Mapping[str, str]]
-Prompt = Union[str, Messages]
 
 
 class LM:
@@ -63,6 +65,12 @@ class LM:
     def context_length(self) -> int | None:
         """The most tokens (prompt and answer) the model can attend to, from its config."""
         return context_length(self.model.config)[0]
+
+    @property
+    def vocab_size(self) -> int:
+        """Rows of the model's output layer: the token ids it can produce."""
+        head = self.model.get_output_embeddings()
+        return head.weight.shape[0] if head is not None else self.model.config.vocab_size
 
     def info(self) -> ModelCard:
         """The model card: parameters, architecture, context, vocabularies, memory, generation defaults."""
@@ -109,60 +117,65 @@ class LM:
             prompt_length=prompt_length, context_length=self.context_length, vocab_size=self.vocab_size,
         )
 
-    @property
-    def vocab_size(self) -> int:
-        """Rows of the model's output layer: the token ids it can produce."""
-        head = self.model.get_output_embeddings()
-        return head.weight.shape[0] if head is not None else self.model.config.vocab_size
-
     # -- generation --------------------------------------------------------------------------
 
-    def stream(self, prompt: Prompt | None = None, *, top_n: int = 5, **generation_kwargs: Any) -> Iterator[Event]:
+    def stream(self, prompt: Prompt | None = None, *, prefix: str | Sequence[int] = "",
+               **generation_kwargs: Any) -> Iterator[Event]:
         """Generate, yielding an Event per token as it is chosen; the last event carries the Result.
 
         Keyword arguments are those of transformers' `model.generate` (`max_new_tokens`,
         `do_sample`, `temperature`, `top_k`, `top_p`, ...), merged over the model's
-        generation_config as transformers merges them, plus `seed`.
+        generation_config as transformers merges them, plus `seed` and `top_n` (alternatives
+        recorded per token). `prefix` is the beginning of the answer, as text or as exact token
+        ids (to branch from a chosen token): generation continues after it.
         """
         if prompt is None:
             given = "input_ids" if "input_ids" in generation_kwargs else "prompt"
             raise ParameterError(given, generation_kwargs.get(given), "the prompt as text, or a list of chat "
                                  "messages: lm.generate('Hola') or lm.generate([{'role': 'user', 'content': 'Hola'}])")
         text, ids = self.prompt_ids(prompt)
-        params = self.params(len(ids), top_n=top_n, **generation_kwargs)
+        if prefix:
+            text, ids = self._with_prefix(text, ids, prefix)
+        params = self.params(len(ids), **generation_kwargs)
         return stream_events(self, text, ids, params)
 
-    def generate(self, prompt: Prompt | None = None, top_n: int = 5, **generation_kwargs: Any) -> Result:
+    def generate(self, prompt: Prompt | None = None, *, prefix: str | Sequence[int] = "",
+                 **generation_kwargs: Any) -> Result:
         """Generate and return the whole Result (`.text`, `.sequences`, each with `.steps`).
 
         >>> lm.generate("Caminando por la calle me encontré a", max_new_tokens=20).text  # doctest: +SKIP
         """
         result = None
-        for event in self.stream(prompt, top_n=top_n, **generation_kwargs):
+        for event in self.stream(prompt, prefix=prefix, **generation_kwargs):
             result = event.result or result
         assert result is not None  # the stream always ends with the result
         return result
 
-    def score(self, prompt: Prompt, top_n: int = 5) -> "Score":
+    def _with_prefix(self, text: str, ids: list[int], prefix: str | Sequence[int]) -> tuple[str, list[int]]:
+        if isinstance(prefix, str):
+            return text + prefix, ids + list(self.tokenizer(prefix, add_special_tokens=False)["input_ids"])
+        if not isinstance(prefix, (list, tuple)) or not all(
+                is_int(t) and 0 <= t < self.vocab_size for t in prefix):
+            raise ParameterError("prefix", prefix, f"a string, or a list of token ids (integers from 0 below "
+                                 f"{self.vocab_size})")
+        return text + self.tokenizer.decode(list(prefix)), ids + list(prefix)
+
+    def score(self, prompt: Prompt, top_n: int | None = None) -> Score:
         """How surprising each token of a text (or a rendered chat) is: log-probability, rank,
         alternatives, total log-probability and perplexity, by teacher forcing.
 
         >>> lm.score("En un lugar de la Mancha").perplexity  # doctest: +SKIP
         """
-        from .score import score
-
         return score(self, prompt, top_n)
 
     def compare(self, prompt: Prompt, *, settings: Sequence[Mapping[str, Any]] | None = None,
-                systems: Sequence[str | None] | None = None, **generation_kwargs: Any) -> "Comparison":
+                systems: Sequence[str | None] | None = None, **generation_kwargs: Any) -> Comparison:
         """The prompt under several parameter settings (one batch, one prefill) or system messages,
         side by side, with each text's probability under every setting.
 
         >>> lm.compare(messages, settings=[{"temperature": 0.3}, {"temperature": 1.5}])  # doctest: +SKIP
         >>> lm.compare("Hola modelito, hablas español?", systems=["jajksashajksdah", "Always answer with the word: 'banana'"])  # doctest: +SKIP
         """
-        from .comparison import compare_settings, compare_systems
-
         if (settings is None) == (systems is None):
             raise ParameterError("settings", settings, "either settings=[{...}, ...] or systems=[...], not both "
                                  "(for several models use modelito.compare(prompt, models=[...]))")
@@ -171,7 +184,7 @@ class LM:
         return compare_systems(self, prompt, systems, **generation_kwargs)
 
     def classify(self, text: str, labels: Sequence[str] = ("POSITIVO", "NEGATIVO", "NEUTRAL"),
-                 instruction: str | None = None, generate: bool = True) -> "Classification":
+                 instruction: str | None = None, generate: bool = True) -> Classification:
         """Zero-shot classification by label scoring: each label's probability as the answer to the
         instruction (a template with {text}, and optionally {labels} and {options}), normalised over
         the labels; with `generate`, also the answer the model gives when simply asked.
@@ -179,18 +192,14 @@ class LM:
         >>> lm.classify("En esa fiesta había un ambiente muy turbio").label  # doctest: +SKIP
         'NEGATIVO'
         """
-        from .classify import classify_with_lm
-
         return classify_with_lm(self, text, labels, instruction, generate)
 
-    def chat(self, system: str | None = None) -> "Conversation":
+    def chat(self, system: str | None = None) -> Conversation:
         """A conversation that keeps its history as messages and renders through the chat template.
 
         >>> conv = lm.chat(system="Responde en español.")  # doctest: +SKIP
         >>> conv.send("Hola modelito, hablas español?", max_new_tokens=50).text  # doctest: +SKIP
         """
-        from .chat import Conversation
-
         return Conversation(self, system=system)
 
     def token_text(self, token_id: int) -> str:

@@ -9,6 +9,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .hub import RANDOM_PREFIX, from_pretrained, resolve_name
+from .rendering import Viewable
+
 # The config field holding the context length differs by family.
 CONTEXT_FIELDS = ("max_position_embeddings", "n_positions", "seq_length", "max_sequence_length", "n_ctx")
 BYTES = {"float32": 4, "bfloat16": 2, "float16": 2, "int8": 1, "int4": 0.5}
@@ -16,7 +19,7 @@ SAMPLING_FIELDS = ("temperature", "top_k", "top_p", "min_p", "typical_p", "repet
 
 
 @dataclass(frozen=True)
-class ModelCard:
+class ModelCard(Viewable):
     name: str
     architecture: str
     parameters: int
@@ -71,16 +74,6 @@ class ModelCard:
         data = asdict(self)
         data.update(vocab_note=self.vocab_note, defaults_sentence=self.defaults_sentence)
         return data
-
-    def __str__(self) -> str:
-        from .display import format_card
-
-        return format_card(self)
-
-    def _repr_html_(self) -> str:
-        from .html import card_html
-
-        return card_html(self)
 
 
 def context_length(config: Any) -> tuple[int | None, str | None]:
@@ -137,12 +130,10 @@ def describe(name_or_path: str) -> ModelCard:
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, GenerationConfig
 
-    from .loading import RANDOM_PREFIX, _load_or_explain, resolve_name
-
     name = str(name_or_path)
     source = resolve_name(name.removeprefix(RANDOM_PREFIX))
-    config = _load_or_explain(lambda: AutoConfig.from_pretrained(source), source)
-    tokenizer = _load_or_explain(lambda: AutoTokenizer.from_pretrained(source), source)
+    config = from_pretrained(lambda: AutoConfig.from_pretrained(source), source)
+    tokenizer = from_pretrained(lambda: AutoTokenizer.from_pretrained(source), source)
     try:
         generation_config = GenerationConfig.from_pretrained(source)
     except OSError:

@@ -13,6 +13,10 @@ from dataclasses import asdict, dataclass
 from functools import lru_cache
 from typing import Any
 
+from .hub import load_tokenizer
+from .rendering import Viewable
+from .trace import to_pandas
+
 REPLACEMENT = "\ufffd"
 VISIBLE = str.maketrans({" ": "·", "\n": "↵\n", "\t": "→"})
 
@@ -41,7 +45,7 @@ class Token:
 
 
 @dataclass(frozen=True)
-class Tokens:
+class Tokens(Viewable):
     """A text cut into tokens by one tokenizer."""
 
     text: str
@@ -70,19 +74,7 @@ class Tokens:
 
     def to_pandas(self):
         """One row per token (needs pandas)."""
-        from .trace import to_pandas
-
         return to_pandas([asdict(t) for t in self.tokens])
-
-    def __str__(self) -> str:
-        from .display import format_tokens
-
-        return format_tokens(self)
-
-    def _repr_html_(self) -> str:
-        from .html import tokens_html
-
-        return tokens_html(self)
 
 
 def tokenize(tokenizer: Any, text: str, *, name: str = "", add_special_tokens: bool = False) -> Tokens:
@@ -132,21 +124,11 @@ def token_text(tokenizer: Any, token: int) -> str:
 
 
 @dataclass(frozen=True)
-class TokenizerComparison:
+class TokenizerComparison(Viewable):
     """The same text under two (or more) tokenizers."""
 
     text: str
     results: tuple[Tokens, ...]
-
-    def __str__(self) -> str:
-        lines = [f"{self.text!r}"]
-        for r in self.results:
-            pieces = " | ".join(t.visible for t in r.tokens if t.text or not t.partial)
-            lines.append(f"  {r.count:>4} tokens ({r.chars_per_token:.2f} chars/token)  {r.tokenizer}\n        {pieces}")
-        return "\n".join(lines)
-
-    def _repr_html_(self) -> str:
-        return "".join(r._repr_html_() for r in self.results)
 
     def to_dict(self) -> dict[str, Any]:
         return {"text": self.text, "results": [r.to_dict() for r in self.results]}
@@ -163,13 +145,7 @@ def compare_tokenizers(text: str, *tokenizers: Any) -> TokenizerComparison:
             results.append(item.tokenize(text))
             continue
         if isinstance(item, str):
-            from transformers import AutoTokenizer
-
-            from .loading import _load_or_explain, resolve_name
-
-            source = resolve_name(item)
-            results.append(tokenize(_load_or_explain(lambda: AutoTokenizer.from_pretrained(source), source), text,
-                                    name=item))
+            results.append(tokenize(load_tokenizer(item), text, name=item))
             continue
         results.append(tokenize(item, text))
     return TokenizerComparison(text=text, results=tuple(results))

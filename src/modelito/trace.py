@@ -16,7 +16,11 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .errors import ModelitoError
+from .rendering import Viewable
+
 FINISH_REASONS = ("eos", "stop", "length")
+STRATEGIES = ("greedy", "sample", "beam", "contrastive")
 
 
 def _prob(logprob: float) -> float:
@@ -176,7 +180,7 @@ class Usage:
 
 
 @dataclass(frozen=True)
-class Result:
+class Result(Viewable):
     """A whole generation: the prompt, the effective parameters and every sequence's trace."""
 
     model: str
@@ -186,6 +190,8 @@ class Result:
     params: dict[str, Any]
     stage_names: tuple[str, ...]
     usage: Usage
+    strategy: str
+    """How tokens were chosen: 'greedy', 'sample', 'beam' or 'contrastive' (decided once, from the parameters)."""
     random_weights: bool = False
     """True when the model's weights are random: its text means nothing."""
     device: str = "cpu"
@@ -205,7 +211,7 @@ class Result:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["text"] = self.text
-        return _finite(data)
+        return json_ready(data)
 
     def to_json(self, **kwargs: Any) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False, **kwargs)
@@ -218,16 +224,6 @@ class Result:
              "top": [(c.text, c.prob) for c in st.top]}
             for i, seq in enumerate(self.sequences) for st in seq.steps
         ])
-
-    def __str__(self) -> str:
-        from .display import format_result
-
-        return format_result(self)
-
-    def _repr_html_(self) -> str:
-        from .html import result_html
-
-        return result_html(self)
 
 
 @dataclass(frozen=True)
@@ -250,22 +246,26 @@ class Event:
         return self.result.usage if self.result else None
 
 
-def _finite(obj: Any) -> Any:
-    """JSON has no -inf: removed tokens are written as null."""
+def json_ready(obj: Any) -> Any:
+    """Plain JSON data: tuples become lists, and -inf (a removed token) null, since JSON has no infinities."""
     if isinstance(obj, float):
         return obj if math.isfinite(obj) else None
     if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
+        return {k: json_ready(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
+        return [json_ready(v) for v in obj]
     return obj
 
 
+def record_json(record: Any) -> Any:
+    """Any frozen record (a Step, a BeamStep, ...) as plain JSON data."""
+    return json_ready(asdict(record))
+
+
 def to_pandas(rows: list[dict[str, Any]]):
+    """A pandas DataFrame of `rows` (pandas is optional: a clear error says how to get it)."""
     try:
         import pandas
     except ImportError as err:
-        from .errors import ModelitoError
-
         raise ModelitoError("to_pandas() needs pandas: pip install pandas") from err
     return pandas.DataFrame(rows)

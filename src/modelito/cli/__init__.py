@@ -7,11 +7,14 @@ import argparse
 import sys
 
 from ..errors import ModelitoError
+from . import chat, classify, commands as basic, runs, serve, train
 from .common import common_parser
+from .runs import log_run
 from .i18n import Text, detect_lang
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(lang: str = "en") -> argparse.ArgumentParser:
+    """The whole command line; `lang` chooses the language of the generation flags' help."""
     common = common_parser()
     parser = argparse.ArgumentParser(
         prog="modelito", parents=[common],
@@ -31,29 +34,24 @@ def build_parser() -> argparse.ArgumentParser:
         return original(name, parents=[common], **kwargs)
 
     commands.add_parser = add_parser
-    from . import chat, classify, commands as basic, runs, serve, train
-
-    basic.register(commands, None)
-    chat.register(commands, None)
-    runs.register(commands, None)
-    serve.register(commands, None)
-    classify.register(commands, None)
+    for module in (basic, chat, runs, serve, classify):
+        module.register(commands, lang)
     train.register(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    lang = _lang_in(argv) or detect_lang()  # before parsing: --help itself speaks it
+    parser = build_parser(lang)
     args = parser.parse_args(argv)
-    text = Text(args.lang or detect_lang())
+    text = Text(lang)
     if not args.command:
         parser.print_help()
         return 0
     try:
         code = args.run(args, text) if args.command != "train" else args.run(args)
         if not args.no_log and getattr(args, "log_result", None) is not None:
-            from .runs import log_run
-
             log_run(args, text)
         return code or 0
     except ModelitoError as err:  # a user mistake: one clear line, no traceback
@@ -64,3 +62,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\nmodelito: interrupted", file=sys.stderr)
         return 130
+
+
+def _lang_in(argv: list[str]) -> str | None:
+    for i, arg in enumerate(argv):
+        if arg.startswith("--lang="):
+            return arg.split("=", 1)[1] if arg.split("=", 1)[1] in ("es", "en") else None
+        if arg == "--lang" and i + 1 < len(argv) and argv[i + 1] in ("es", "en"):
+            return argv[i + 1]
+    return None

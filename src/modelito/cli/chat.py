@@ -11,17 +11,18 @@ import sys
 from pathlib import Path
 
 from ..errors import ModelitoError
-from .commands import parse_value
-from .common import add_generation, add_model, generation_kwargs, load_model
+from ..views.text import format_step
+from .colour import coloured_token
+from .common import add_generation, add_model, generation_kwargs, load_model, parse_param
 
 
-def register(commands, text) -> None:
+def register(commands, lang: str) -> None:
     chat = commands.add_parser("chat", help="an interactive conversation",
                                description="Slash commands: /system, /reset, /set NAME VALUE, /probs on|off, "
                                            "/save FILE, /history, /help. Example: modelito chat -m modelito-tiny-instruct")
     add_model(chat)
     chat.add_argument("-s", "--system", default=None, help="system message")
-    add_generation(chat)
+    add_generation(chat, lang)
     chat.set_defaults(run=run_chat)
 
 
@@ -57,8 +58,6 @@ def run_chat(args, text, stdin=None, stdout=None) -> int:
 
 def answer(conv, message: str, settings: dict, probs: bool, text, out) -> None:
     """Stream one turn; on Ctrl-C or a bad parameter the history stays as it was."""
-    from .colour import coloured_token
-
     before = list(conv.messages)
     result = None
     try:
@@ -78,8 +77,6 @@ def answer(conv, message: str, settings: dict, probs: bool, text, out) -> None:
     print(file=out)
     conv.user(message).assistant(result.text)
     if probs:
-        from ..display import format_step
-
         for step in result.steps:
             print(format_step(step, greedy=not result.params["do_sample"]), file=out)
 
@@ -99,7 +96,7 @@ def command(line: str, conv, settings: dict, probs: bool, text, out) -> bool:
         key, _, value = rest.partition(" ")
         if not key or not value:
             raise ModelitoError("write /set NAME VALUE, e.g. /set temperature 0.2")
-        candidate = {**settings, key.replace("-", "_"): parse_value(value.strip())}
+        candidate = {**settings, key.replace("-", "_"): parse_param(key.replace("-", "_"), value)}
         prompt_len = len(conv.lm.prompt_ids(conv.messages or [{"role": "user", "content": ""}])[1])
         conv.lm.params(prompt_len, **candidate)  # validate now: a bad value is refused, nothing changes
         settings.clear()

@@ -10,7 +10,7 @@ from .common import add_model, load_model, print_json
 SENTIMENT = ["POSITIVO", "NEGATIVO", "NEUTRAL"]
 
 
-def register(commands, text) -> None:
+def register(commands, lang: str) -> None:
     cls = commands.add_parser("classify", help="classify a text with an LLM (label scoring) and/or a classifier",
                               description="Example: modelito classify -m modelito-tiny-instruct 'En esa fiesta había "
                                           "un ambiente muy turbio' --classifier lxyuan/distilbert-base-multilingual-"

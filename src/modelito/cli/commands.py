@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 
 from ..errors import ModelitoError
-from .common import add_generation, add_model, default_model, generation_kwargs, load_model, print_json
+from ..views.text import format_step
+from ..params import spec_of
+from .colour import coloured_token, tokens_line
+from .common import (add_generation, add_model, add_param_flag, default_model, generation_kwargs, load_model,
+                     parse_setting, print_json)
 
 
-def register(commands, text) -> None:
+def register(commands, lang: str) -> None:
     info = commands.add_parser("info", help="the model card (from the config alone when the weights are absent)",
                                description="Parameters, architecture, context, vocabularies, memory and generation "
                                            "defaults. Example: modelito info Qwen/Qwen2.5-0.5B-Instruct")
@@ -37,14 +40,14 @@ def register(commands, text) -> None:
                      "alternatives with the model's and the sampler's probabilities")
     gen.add_argument("--show-defaults", action="store_true", help="print the model's generation defaults and "
                      "which flags override them, then stop")
-    add_generation(gen)
+    add_generation(gen, lang)
     gen.set_defaults(run=run_generate)
 
     score = commands.add_parser("score", help="how surprising each token of a text is to the model",
                                 description="Example: modelito score -m modelito-tiny 'En un lugar de la Mancha'")
     score.add_argument("text")
     add_model(score)
-    score.add_argument("--top-n", type=int, default=5)
+    add_param_flag(score, spec_of("top_n"), lang)
     score.set_defaults(run=run_score)
 
     cmp = commands.add_parser("compare", help="one prompt on several models or parameter settings",
@@ -58,7 +61,7 @@ def register(commands, text) -> None:
     cmp.add_argument("--device", default="auto")
     cmp.add_argument("--dtype", default="auto")
     cmp.add_argument("--raw", action="store_true", help="give the text as it is, without the chat template")
-    add_generation(cmp)
+    add_generation(cmp, lang)
     cmp.set_defaults(run=run_compare)
 
 
@@ -88,8 +91,6 @@ def run_tokenize(args, text) -> int:
     if args.json:
         print_json(tokens.to_dict())
         return 0
-    from .colour import tokens_line
-
     print(tokens_line(tokens))
     print(tokens)
     return 0
@@ -101,8 +102,6 @@ def run_generate(args, text) -> int:
     prompt = prompt_for(lm, args)
     if args.show_defaults:
         return show_defaults(lm, prompt, kwargs, text, args.json)
-    from .colour import coloured_token
-
     result = None
     out = sys.stdout
     for event in lm.stream(prompt, **kwargs):
@@ -124,8 +123,6 @@ def run_generate(args, text) -> int:
             out.write(f"\n--- {i}\n{seq.text}")
         print()
         if args.probs:
-            from ..display import format_step
-
             print(text("probs_head"), file=sys.stderr)
             for i, seq in enumerate(result.sequences):
                 if len(result.sequences) > 1:
@@ -150,7 +147,8 @@ def show_defaults(lm, prompt, kwargs, text, as_json: bool) -> int:
     if as_json:
         print_json(data)
         return 0
-    names = {"user": text("from_user"), "model": text("from_model"), "transformers default": text("from_default")}
+    names = {"user": text("from_user"), "model": text("from_model"), "transformers default": text("from_default"),
+             "default": text("from_modelito")}
     print(text("defaults_head", model=lm.name))
     for name, source in sorted(params.sources.items()):
         print(f"  {name:<22} {data[name]!s:<12} {names.get(source, source)}")
@@ -188,29 +186,3 @@ def run_compare(args, text) -> int:
     print_json(result.to_dict()) if args.json else print(result)
     args.log_result = result
     return 0
-
-
-def parse_setting(spec: str) -> dict:
-    """'temperature=0.3,top_k=5' -> {'temperature': 0.3, 'top_k': 5}."""
-    out = {}
-    for part in filter(None, (p.strip() for p in spec.split(","))):
-        name, sep, raw = part.partition("=")
-        if not sep:
-            raise ModelitoError(f"--set {spec!r}: write NAME=VALUE, e.g. --set temperature=0.3")
-        out[name.strip().replace("-", "_")] = parse_value(raw.strip())
-    return out
-
-
-def parse_value(raw: str):
-    lowered = raw.lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    if lowered in ("none", "null"):
-        return None
-    for kind in (int, float):
-        try:
-            value = kind(raw)
-            return value if not (isinstance(value, float) and math.isnan(value)) else raw
-        except ValueError:
-            pass
-    return raw

@@ -9,29 +9,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..errors import ModelLoadError
+from ..errors import ModelitoError, ModelLoadError
+from ..params import Spec, schema
 
 DEFAULT_MODEL = "Qwen/Qwen2.5-0.5B-Instruct"  # the course notebook's model
 OFFLINE_MODEL = "modelito-tiny-instruct"
-
-# flag -> (generate() keyword, type, help). One table: every command that generates offers all of them.
-GENERATION_FLAGS = {
-    "--temperature": ("temperature", float, "divide the logits by this before sampling (> 0)"),
-    "--top-k": ("top_k", int, "keep the k most likely tokens (0: off)"),
-    "--top-p": ("top_p", float, "keep the most likely tokens up to this probability mass, in (0, 1]"),
-    "--min-p": ("min_p", float, "drop tokens below min_p x the top token's probability, in [0, 1]"),
-    "--typical-p": ("typical_p", float, "locally typical sampling mass, in (0, 1]"),
-    "--repetition-penalty": ("repetition_penalty", float, "penalise tokens already seen (1: off)"),
-    "--no-repeat-ngram-size": ("no_repeat_ngram_size", int, "forbid repeating n-grams of this size"),
-    "--max-new-tokens": ("max_new_tokens", int, "stop after this many tokens"),
-    "--min-new-tokens": ("min_new_tokens", int, "forbid ending before this many tokens"),
-    "--seed": ("seed", int, "random seed: the same seed gives the same text"),
-    "--num-beams": ("num_beams", int, "beam search with this many beams"),
-    "--length-penalty": ("length_penalty", float, "beam search: score = logprob / length ** this"),
-    "--penalty-alpha": ("penalty_alpha", float, "contrastive search: weight of the degeneration penalty"),
-    "--top-n": ("top_n", int, "alternatives recorded per token (0 to 100)"),
-}
-
 
 def common_parser() -> argparse.ArgumentParser:
     """The flags every command takes (as a parent parser)."""
@@ -73,21 +55,75 @@ def add_model(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dtype", default="auto", help="auto (the model's own on a GPU, float32 on a CPU) or a dtype")
 
 
-def add_generation(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("generation (transformers' names; unset: the model's generation_config)")
-    sample = group.add_mutually_exclusive_group()
-    sample.add_argument("--sample", dest="do_sample", action="store_true", default=None, help="sample (do_sample=True)")
-    sample.add_argument("--greedy", dest="do_sample", action="store_false", help="always the most likely token")
-    for flag, (dest, kind, text) in GENERATION_FLAGS.items():
-        group.add_argument(flag, dest=dest, type=kind, default=None, help=text)
-    group.add_argument("-n", "--num-return-sequences", dest="num_return_sequences", type=int, default=None,
-                       help="how many answers")
-    group.add_argument("--stop", dest="stop_strings", action="append", default=None, help="stop string (repeatable)")
+def add_generation(parser: argparse.ArgumentParser, lang: str = "en") -> None:
+    """One flag per generation parameter of the schema (params.py), grouped as on the page."""
+    specs = [s for s in schema() if s.flag]
+    groups = {g: parser.add_argument_group(f"generation: {g}" if lang == "en" else f"generación: {g}")
+              for g in dict.fromkeys(s.group for s in specs)}
+    groups[specs[0].group].description = (
+        "transformers' names; a flag you leave out takes the model's generation_config, else transformers' default"
+        if lang == "en" else "nombres de transformers; sin la opción se usa el generation_config del modelo, si no "
+        "el valor por defecto de transformers")
+    for spec in specs:
+        add_param_flag(groups[spec.group], spec, lang)
+
+
+def add_param_flag(parser: Any, spec: Spec, lang: str = "en") -> None:
+    """The flag of one parameter: its type, its help (doc, allowed values, default) from the schema."""
+    doc = spec.doc if lang == "en" else spec.doc_es
+    names = [n for n in (spec.short, spec.flag) if n]
+    if spec.kind == "bool" and spec.cli_off:
+        both = parser.add_mutually_exclusive_group()
+        both.add_argument(*names, dest=spec.name, action="store_true", default=None, help=doc)
+        both.add_argument(spec.cli_off, dest=spec.name, action="store_false",
+                          help=f"{spec.name}=false" if lang == "en" else f"{spec.name}=false")
+        return
+    if spec.kind == "bool":
+        parser.add_argument(*names, dest=spec.name, action=argparse.BooleanOptionalAction, default=None, help=doc)
+        return
+    allowed = f"{doc} Allowed: {spec.allowed}." if lang == "en" else f"{doc} Valores: {spec.allowed}."
+    repeat = spec.kind in ("strings", "ids")
+    parser.add_argument(*names, dest=spec.name, type=_parser_of(spec), default=None,
+                        action="append" if repeat else "store", metavar=METAVARS[spec.kind],
+                        help=allowed + (" Repeatable." if repeat and lang == "en" else " Repetible." if repeat else ""))
+
+
+METAVARS = {"int": "N", "seed": "N", "float": "X", "choice": "VALUE", "strings": "TEXT", "ids": "ID"}
+
+
+def _parser_of(spec: Spec):
+    """argparse's type= for a parameter: the schema's parser, with the allowed values on a mistake."""
+
+    def parse(text: str) -> Any:
+        value = spec.parse(text)
+        if spec.kind in ("int", "seed", "float") and isinstance(value, str):
+            raise argparse.ArgumentTypeError(f"{text!r}: {spec.allowed}")
+        return value[0] if spec.kind in ("strings", "ids") else value
+
+    return parse
 
 
 def generation_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    names = [dest for dest, _, _ in GENERATION_FLAGS.values()] + ["do_sample", "num_return_sequences", "stop_strings"]
-    return {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
+    """The generate() keyword arguments the user gave on the command line (transformers' names)."""
+    return {s.hf_name: getattr(args, s.name) for s in schema() if getattr(args, s.name, None) is not None}
+
+
+def parse_setting(text: str) -> dict[str, Any]:
+    """'temperature=0.3,top_k=5' -> {'temperature': 0.3, 'top_k': 5}, each value in its parameter's kind."""
+    out = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, sep, raw = part.partition("=")
+        if not sep:
+            raise ModelitoError(f"{text!r}: write NAME=VALUE, e.g. temperature=0.3")
+        name = name.strip().replace("-", "_")
+        out[name] = parse_param(name, raw)
+    return out
+
+
+def parse_param(name: str, raw: str) -> Any:
+    """A value typed by the user for parameter `name` (unknown names are left to resolve()'s error)."""
+    specs = {s.name: s for s in schema()} | {s.hf_name: s for s in schema()}
+    return specs[name].parse(raw) if name in specs else raw.strip()
 
 
 def load_model(args: argparse.Namespace, text) -> Any:

@@ -18,6 +18,7 @@ MESSAGES = {
     "from_model": ("from the model's generation_config", "del generation_config del modelo"),
     "from_user": ("your flag", "tu opción"),
     "from_default": ("transformers' default", "valor por defecto de transformers"),
+    "from_modelito": ("modelito's default (off)", "valor por defecto de modelito (desactivado)"),
     "chat_welcome": ("Chatting with {model}. /help for commands, Ctrl-C stops an answer, Ctrl-D leaves.",
                      "Conversando con {model}. /help para ver los comandos, Ctrl-C corta una respuesta, Ctrl-D sale."),
     "chat_help": (

@@ -103,7 +103,7 @@ def log_run(args, text) -> None:
     print(text("run_saved", id=run_id), file=sys.stderr)
 
 
-def register(commands, text) -> None:
+def register(commands, lang: str) -> None:
     runs = commands.add_parser("runs", help="the run log: list, show, export, rerun",
                                description="Every generation, score and comparison is logged (--no-log skips it).")
     sub = runs.add_subparsers(dest="action", metavar="ACTION", required=True)

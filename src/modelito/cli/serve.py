@@ -9,7 +9,7 @@ from ..errors import ModelitoError
 from .common import add_model, load_model
 
 
-def register(commands, text) -> None:
+def register(commands, lang: str) -> None:
     serve = commands.add_parser("serve", help="OpenAI-compatible API and the web playground at /",
                                 description="Serves one model to browsers and OpenAI clients. Binds to localhost "
                                             "unless --host says otherwise. Example: modelito serve -m "

@@ -1,105 +1,156 @@
-"""OpenAI's request and response shapes, at the edge only: requests become generate() keyword
-arguments, Results become completion objects. Our richer trace rides in a `modelito` field that
-OpenAI clients ignore."""
+"""OpenAI's request and response shapes, at the edge only.
+
+A request becomes `lm.stream()` keyword arguments: every generation parameter of the schema
+(`params.schema()`) is accepted under its API name (`max_tokens`, `n`, `stop`, and vLLM-style extras
+such as `top_k` or `repetition_penalty`), and OpenAI's own fields are read here. Results become
+completion objects; modelito's richer trace rides in a `modelito` field that OpenAI clients ignore.
+"""
 
 from __future__ import annotations
 
 import math
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ParameterError
+from ..params import is_int, is_number, schema, spec_of
+from ..trace import record_json
 
-# vLLM-style extra sampling fields, accepted next to OpenAI's own.
-EXTRA_FIELDS = {
-    "top_k": "top_k", "min_p": "min_p", "typical_p": "typical_p", "repetition_penalty": "repetition_penalty",
-    "no_repeat_ngram_size": "no_repeat_ngram_size", "num_beams": "num_beams", "length_penalty": "length_penalty",
-    "early_stopping": "early_stopping", "penalty_alpha": "penalty_alpha", "min_tokens": "min_new_tokens",
-    "do_sample": "do_sample",
-}
-COMMON_FIELDS = {"model", "stream", "stream_options", "n", "seed", "stop", "max_tokens", "temperature", "top_p",
-                 "logprobs", "top_logprobs", "user", "frequency_penalty", "presence_penalty", "modelito"}
+# OpenAI's own request fields, read one by one below.
+COMMON_FIELDS = {"model", "stream", "stream_options", "logprobs", "top_logprobs", "user", "frequency_penalty",
+                 "presence_penalty", "modelito"}
 CHAT_FIELDS = COMMON_FIELDS | {"messages", "max_completion_tokens"}
 COMPLETION_FIELDS = COMMON_FIELDS | {"prompt", "echo", "suffix", "best_of"}
 MAX_TOP_LOGPROBS = 20
 MAX_N = 16  # answers (or beams) one request may ask for: one request must not hold the model for long
 
 
-def openai_names(body: dict, chat: bool) -> dict[str, str]:
-    """modelito's parameter names -> the OpenAI field the request used, for error messages."""
-    tokens = "max_completion_tokens" if chat and body.get("max_completion_tokens") is not None else "max_tokens"
-    return {"max_new_tokens": tokens, "num_return_sequences": "n", "stop_strings": "stop",
-            "min_new_tokens": "min_tokens"}
+@dataclass(frozen=True)
+class OpenAIRequest:
+    """What an OpenAI-style request asks for, checked."""
+
+    prompt: Any
+    """Chat messages, or the prompt string of a completion."""
+    kwargs: dict[str, Any]
+    """lm.stream() keyword arguments."""
+    top_logprobs: int
+    logprobs: bool
+    stream: bool
+    include_usage: bool
 
 
-def to_generate_kwargs(body: dict, chat: bool, cap: int | None) -> tuple[dict, int]:
-    """The generate() keyword arguments for an OpenAI request, and how many top logprobs to return."""
-    allowed = (CHAT_FIELDS if chat else COMPLETION_FIELDS) | set(EXTRA_FIELDS)
+def api_names(body: dict, chat: bool) -> dict[str, str]:
+    """modelito's parameter names -> the request field that set them, for error messages."""
+    names = {s.hf_name: s.api_name for s in schema() if s.api_name}
+    if chat and body.get("max_completion_tokens") is not None:
+        names["max_new_tokens"] = "max_completion_tokens"
+    return names
+
+
+def parse_request(body: dict, chat: bool, cap: int | None) -> OpenAIRequest:
+    """Check an OpenAI-style body and turn it into lm.stream() arguments (errors name the API field)."""
+    try:
+        return _parse(body, chat, cap)
+    except ParameterError as err:
+        raise err.renamed(api_names(body, chat).get(err.name, err.name)) from None
+
+
+def _parse(body: dict, chat: bool, cap: int | None) -> OpenAIRequest:
+    fields = {s.api_name: s for s in schema() if s.api_name}
+    allowed = (CHAT_FIELDS if chat else COMPLETION_FIELDS) | set(fields)
     for name in body:
         if name not in allowed:
             raise ParameterError(name, body[name], "not a field modelito accepts here")
     for name in ("frequency_penalty", "presence_penalty"):
         if body.get(name) not in (None, 0, 0.0):
             raise ParameterError(name, body[name], "0 or unset (use repetition_penalty, transformers' penalty)")
-    if not chat and body.get("echo"):
-        raise ParameterError("echo", body["echo"], "false (echoing the prompt is not supported)")
-    if not chat and body.get("suffix") is not None:
-        raise ParameterError("suffix", body["suffix"], "unset (no insertion mode)")
-    kwargs: dict[str, Any] = {}
-    for name, target in EXTRA_FIELDS.items():
-        if body.get(name) is not None:
-            kwargs[target] = body[name]
-    temperature = body.get("temperature")
-    if temperature is not None:
-        if isinstance(temperature, (int, float)) and not isinstance(temperature, bool) and temperature == 0:
-            kwargs["do_sample"] = False  # OpenAI's temperature 0: always the most likely token
-        else:
-            kwargs["temperature"] = temperature
-            kwargs.setdefault("do_sample", True)
-    if body.get("top_p") is not None:
-        kwargs["top_p"] = body["top_p"]
-    if body.get("seed") is not None:
-        kwargs["seed"] = body["seed"]
-    n = body.get("n")
-    for name, value in (("n", n), ("num_beams", body.get("num_beams"))):
-        if isinstance(value, int) and not isinstance(value, bool) and value > MAX_N:
+    if not chat:
+        if body.get("echo"):
+            raise ParameterError("echo", body["echo"], "false (echoing the prompt is not supported)")
+        if body.get("suffix") is not None:
+            raise ParameterError("suffix", body["suffix"], "unset (no insertion mode)")
+    for name in ("stream",):
+        if body.get(name) is not None and not isinstance(body[name], bool):
+            raise ParameterError(name, body[name], "true or false")
+    options = body.get("stream_options")
+    if options is not None and not isinstance(options, dict):
+        raise ParameterError("stream_options", options, 'an object, e.g. {"include_usage": true}')
+
+    kwargs = {spec.hf_name: body[field] for field, spec in fields.items() if body.get(field) is not None}
+    # OpenAI's meanings on top of transformers': temperature 0 is greedy; any other temperature, or
+    # several answers, sample (unless beams are asked for).
+    temperature = kwargs.get("temperature")
+    if is_number(temperature) and temperature == 0:
+        del kwargs["temperature"]
+        kwargs.setdefault("do_sample", False)
+    elif temperature is not None:
+        kwargs.setdefault("do_sample", True)
+    for name, value in (("n", body.get("n")), ("num_beams", body.get("num_beams"))):
+        if is_int(value) and value > MAX_N:
             raise ParameterError(name, value, f"at most {MAX_N} on this server")
-    if n is not None:
-        kwargs["num_return_sequences"] = n
-        if n != 1 and "num_beams" not in kwargs:
-            kwargs.setdefault("do_sample", True)
-    stop = body.get("stop")
-    if stop:
-        kwargs["stop_strings"] = stop
-    max_tokens = body.get("max_completion_tokens") if chat else None
-    max_tokens = max_tokens if max_tokens is not None else body.get("max_tokens")
-    name = "max_completion_tokens" if chat and body.get("max_completion_tokens") is not None else "max_tokens"
-    if max_tokens is not None:
-        if cap is not None and isinstance(max_tokens, int) and max_tokens > cap:
-            raise ParameterError(name, max_tokens, f"at most {cap} on this server")
-        kwargs["max_new_tokens"] = max_tokens
-    elif cap is not None:
-        kwargs["max_new_tokens"] = cap
-    top = 0
-    if chat:
-        if body.get("logprobs"):
-            top = body.get("top_logprobs") or 0
-        elif body.get("top_logprobs"):
-            raise ParameterError("top_logprobs", body["top_logprobs"], "only with logprobs: true")
-        if not isinstance(top, int) or isinstance(top, bool) or not 0 <= top <= MAX_TOP_LOGPROBS:
-            raise ParameterError("top_logprobs", top, f"an integer from 0 to {MAX_TOP_LOGPROBS}")
-    else:
+    if is_int(body.get("n")) and body["n"] != 1 and "num_beams" not in kwargs:
+        kwargs.setdefault("do_sample", True)
+    if not body.get("stop"):
+        kwargs.pop("stop_strings", None)  # OpenAI's stop: [] or "" means none
+    if chat and body.get("max_completion_tokens") is not None:
+        kwargs["max_new_tokens"] = body["max_completion_tokens"]
+    kwargs = cap_tokens(kwargs, cap)
+
+    top, logprobs = _logprobs(body, chat)
+    kwargs["top_n"] = max(top, kwargs.get("top_n", spec_of("top_n").default))
+    return OpenAIRequest(prompt=_prompt(body, chat), kwargs=kwargs, top_logprobs=top, logprobs=logprobs,
+                         stream=bool(body.get("stream")), include_usage=bool((options or {}).get("include_usage")))
+
+
+def cap_tokens(kwargs: dict[str, Any], cap: int | None) -> dict[str, Any]:
+    """A request may not ask for more new tokens than the server allows; unset, it gets the cap."""
+    value = kwargs.get("max_new_tokens")
+    if value is None:
+        return {**kwargs, "max_new_tokens": cap} if cap is not None else kwargs
+    if not is_int(value):
+        raise ParameterError("max_new_tokens", value, "an integer >= 1")
+    if cap is not None and value > cap:
+        raise ParameterError("max_new_tokens", value, f"at most {cap} on this server")
+    return kwargs
+
+
+def _logprobs(body: dict, chat: bool) -> tuple[int, bool]:
+    """How many alternatives to return per token, and whether to return log-probabilities at all."""
+    if not chat:
         lp = body.get("logprobs")
-        if lp is not None:
-            if not isinstance(lp, int) or isinstance(lp, bool) or not 0 <= lp <= 5:
-                raise ParameterError("logprobs", lp, "an integer from 0 to 5")
-            top = lp
-    kwargs["top_n"] = max(top, 5)
-    return kwargs, top
+        if lp is None:
+            return 0, False
+        if not is_int(lp) or not 0 <= lp <= 5:
+            raise ParameterError("logprobs", lp, "an integer from 0 to 5")
+        return lp, True
+    if body.get("logprobs") is not None and not isinstance(body["logprobs"], bool):
+        raise ParameterError("logprobs", body["logprobs"], "true or false")
+    top = body.get("top_logprobs")
+    if not body.get("logprobs"):
+        if top:
+            raise ParameterError("top_logprobs", top, "only with logprobs: true")
+        return 0, False
+    top = top or 0
+    if not is_int(top) or not 0 <= top <= MAX_TOP_LOGPROBS:
+        raise ParameterError("top_logprobs", top, f"an integer from 0 to {MAX_TOP_LOGPROBS}")
+    return top, True
+
+
+def _prompt(body: dict, chat: bool) -> Any:
+    if chat:
+        return check_messages(body.get("messages"))
+    prompt = body.get("prompt")
+    if isinstance(prompt, list) and len(prompt) == 1 and isinstance(prompt[0], str):
+        prompt = prompt[0]
+    if not isinstance(prompt, str):
+        raise ParameterError("prompt", prompt, "a string")
+    return prompt
 
 
 def check_messages(messages: Any) -> list[dict[str, str]]:
+    """OpenAI chat messages as plain {role, content} (text parts joined; 'developer' is a system message)."""
     if not isinstance(messages, list) or not messages:
         raise ParameterError("messages", messages, "a non-empty list of {role, content}")
     out = []
@@ -118,6 +169,8 @@ def check_messages(messages: Any) -> list[dict[str, str]]:
         out.append({"role": "system" if m["role"] == "developer" else m["role"], "content": content})
     return out
 
+
+# -- responses --------------------------------------------------------------------------------------
 
 def _lp(x: float) -> float:
     return x if math.isfinite(x) else -9999.0  # OpenAI's convention for "impossible"
@@ -158,8 +211,9 @@ def step_json(s) -> dict:
 
 def extension(result, seq) -> dict:
     """modelito's own fields for one choice: the stage names, the effective parameters, every step."""
-    data = {"stage_names": list(result.stage_names), "params": result.params, "finish_reason": seq.finish_reason,
-            "steps": [step_json(s) for s in seq.steps], "random_weights": result.random_weights}
+    data = {"stage_names": list(result.stage_names), "params": result.params, "strategy": result.strategy,
+            "finish_reason": seq.finish_reason, "steps": [step_json(s) for s in seq.steps],
+            "random_weights": result.random_weights}
     if seq.score is not None:
         data["score"] = seq.score
     return data
@@ -175,9 +229,51 @@ def usage(result) -> dict:
             "total_tokens": u.prompt_tokens + u.completion_tokens}
 
 
+def completion(request: OpenAIRequest, result, chat: bool, model: str, token_bytes) -> dict:
+    """The whole answer to a non-streaming request."""
+    choices = []
+    for i, seq in enumerate(result.sequences):
+        if chat:
+            logprobs = ({"content": [chat_logprobs(s, request.top_logprobs, token_bytes) for s in visible_steps(seq)]}
+                        if request.logprobs else None)
+            choice = {"index": i, "message": {"role": "assistant", "content": seq.text},
+                      "finish_reason": finish_reason(seq), "logprobs": logprobs}
+        else:
+            logprobs = completion_logprobs(visible_steps(seq), request.top_logprobs) if request.logprobs else None
+            choice = {"index": i, "text": seq.text, "finish_reason": finish_reason(seq), "logprobs": logprobs}
+        choice["modelito"] = extension(result, seq)
+        choices.append(choice)
+    data = {"id": new_id("chatcmpl" if chat else "cmpl"), "object": "chat.completion" if chat else "text_completion",
+            "created": now(), "model": model, "choices": choices, "usage": usage(result)}
+    if result.beam_tree is not None:
+        data["modelito"] = {"beam_tree": record_json(result.beam_tree)}
+    return data
+
+
+def chunk_choice(request: OpenAIRequest, event, chat: bool, first: bool, token_bytes) -> dict:
+    """One streamed event as a chunk's choice."""
+    i = max(event.sequence, 0)
+    if chat:
+        delta: dict[str, Any] = {"content": event.text}
+        if first:
+            delta["role"] = "assistant"
+        choice: dict[str, Any] = {"index": i, "delta": delta, "finish_reason": None, "logprobs": None}
+    else:
+        choice = {"index": i, "text": event.text, "finish_reason": None, "logprobs": None}
+    if event.step is not None:
+        if request.logprobs and event.finish_reason != "eos":  # the end token is not part of the text
+            choice["logprobs"] = ({"content": [chat_logprobs(event.step, request.top_logprobs, token_bytes)]} if chat
+                                  else completion_logprobs([event.step], request.top_logprobs))
+        choice["modelito"] = {"step": step_json(event.step)}
+    if event.finish_reason:
+        choice["finish_reason"] = "length" if event.finish_reason == "length" else "stop"
+    return choice
+
+
 def new_id(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:24]}"
 
 
 def now() -> int:
     return int(time.time())
+

@@ -26,8 +26,6 @@ class Budget:
     max_seconds: float | None = None
 
     def __post_init__(self) -> None:
-        from ..errors import ParameterError
-
         if self.max_steps < 1:
             raise ParameterError("max_steps", self.max_steps, "an integer >= 1")
         if self.max_seconds is not None and self.max_seconds <= 0:

@@ -18,6 +18,7 @@ import torch
 
 from ..errors import ModelitoError
 from .loop import Batch, Budget, History, Schedule, train
+from .pretrain import finish, save
 from .tokenizer import CHATML_TEMPLATE
 
 IGNORE = -100
@@ -88,8 +89,6 @@ def sft(data: str | Path, base: str | Path, out: str | Path, recipe: SFTRecipe =
         progress: bool = True) -> History:
     """Fine-tune the model folder `base` on the conversations in `data`; save to `out`."""
     from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
-
-    from .pretrain import finish, save
 
     tokenizer = AutoTokenizer.from_pretrained(base)
     if not tokenizer.chat_template:  # a base model from `pretrain`: chatting starts here

@@ -15,7 +15,7 @@ import math
 from html import escape
 from typing import Any
 
-from .display import pct
+from .text import human_size, pct, strategy_label
 
 _ids = itertools.count()
 
@@ -75,11 +75,7 @@ def _wrap(body: str, data: dict | None = None) -> str:
 def result_html(result) -> str:
     """A generation: each sequence's tokens coloured by the model's probability, an entropy strip,
     and a click-to-open table of alternatives per token."""
-    params = result.params
-    head = [escape(result.model), escape(params.get("do_sample") and "sampling" or "greedy"),
-            f"seed {params.get('seed')}", "stages: " + escape(" → ".join(result.stage_names))]
-    if params.get("num_beams", 1) > 1:
-        head[1] = f"beam search ({params['num_beams']} beams)"
+    head = [escape(result.model), escape(strategy_label(result)), "stages: " + escape(" → ".join(result.stage_names))]
     body = [f'<div class="head">{" · ".join(head)}</div>']
     if result.random_weights:
         body.append('<div class="warn">RANDOM WEIGHTS: this text means nothing</div>')
@@ -136,8 +132,6 @@ def tokens_html(tokens) -> str:
 
 
 def card_html(card) -> str:
-    from .display import _size
-
     rows = [
         ("Parameters", f"{card.parameters:,} ({card.parameters / 1e6:,.1f} million)"),
         ("Architecture", card.architecture),
@@ -146,7 +140,7 @@ def card_html(card) -> str:
         ("Context", f"{card.context_length:,} tokens" if card.context_length else "unknown"),
         ("Stored as", card.dtype),
         ("Vocabulary", f"model {card.model_vocab_size:,} · tokenizer {card.tokenizer_vocab_size:,}: {card.vocab_note}"),
-        ("Memory (weights)", " · ".join(f"{k} {_size(v)}" for k, v in card.memory_bytes.items())),
+        ("Memory (weights)", " · ".join(f"{k} {human_size(v)}" for k, v in card.memory_bytes.items())),
         ("Special tokens", ", ".join(f"{k} {v}" for k, v in card.special_tokens.items())),
         ("Chat template", "yes" if card.has_chat_template else "no"),
         ("Generation", card.defaults_sentence),
@@ -196,3 +190,32 @@ def conversation_html(conversation) -> str:
              if view.added_system else "")
     return _wrap(f'<div class="head">Conversation with {escape(conversation.lm.name)}</div><table>{turns}</table>'
                  f'{added}<div class="head">The prompt the model reads:</div>' + tokens_html(conversation.tokens()))
+
+
+def tokenizer_comparison_html(comparison) -> str:
+    return "".join(tokens_html(r) for r in comparison.results)
+
+
+def classification_html(c) -> str:
+    rows = "".join(f'<tr><td class="l">{escape(l)}</td><td>{p:.1%}</td><td class="l"><div style="background:#8ab;'
+                   f'height:10px;width:{round(p * 200)}px"></div></td></tr>' for l, p in zip(c.labels, c.probs))
+    answer = (f'<div class="head">answer when asked: {escape(repr(c.generated))} → '
+              f'{escape(c.generated_label or "not a label")}</div>' if c.generated is not None else "")
+    return _wrap(f"<b>{escape(c.method)}</b>: {escape(c.label)}<table>{rows}</table>{answer}")
+
+
+def evaluation_html(e) -> str:
+    head = f"<b>{escape(e.method)}</b>: accuracy {e.accuracy:.1%} on {e.examples} examples"
+    if e.invalid_rate is not None:
+        head += (f'<div class="head">generated answers: accuracy {e.generated_accuracy:.1%}, not a label '
+                 f"{e.invalid_rate:.1%}</div>")
+    per_class = "".join(
+        f'<tr><th class="l">{escape(l)}</th>' + "".join(f"<td>{e.per_class[l][k]:.1%}</td>" for k in
+                                                         ("precision", "recall", "f1"))
+        + f'<td>{e.per_class[l]["support"]:.0f}</td></tr>' for l in e.labels)
+    confusion = "".join(f'<tr><th class="l">{escape(l)}</th>' + "".join(f"<td>{n}</td>" for n in row) + "</tr>"
+                        for l, row in zip(e.labels, e.confusion))
+    columns = "".join(f'<th class="l">{escape(l)}</th>' for l in e.labels)
+    return _wrap(f"{head}<table><tr><th></th><th>precision</th><th>recall</th><th>f1</th><th>support</th></tr>"
+                 f'{per_class}</table><div class="head">confusion (rows: true, columns: predicted)</div>'
+                 f"<table><tr><th></th>{columns}</tr>{confusion}</table>")

@@ -1,4 +1,4 @@
-"""Plain-text views of results, for terminals and `print()`.
+"""Plain-text views of every record, for terminals and `print()`.
 
 The notebook's `inspeccionar_probabilidades` printed one probability per token and did not say
 whose it was. Here every row shows both: the model's probability (before any processing) and the
@@ -9,8 +9,7 @@ removed from the alternatives.
 from __future__ import annotations
 
 import math
-
-from .trace import Result, Step
+from typing import Any
 
 WHITESPACE = str.maketrans({" ": "·", "\n": "↵", "\t": "→"})
 
@@ -28,7 +27,19 @@ def pct(logprob: float | None) -> str:
     return f"{p:.0f}%" if p >= 9.5 else f"{p:.1f}%" if p >= 0.095 else "<0.1%"
 
 
-def format_step(step: Step, greedy: bool = False) -> str:
+def strategy_label(result: Any) -> str:
+    """How the tokens were chosen, in words: 'sampling', 'beam search (5 beams)', ..."""
+    p = result.params
+    if result.strategy == "beam":
+        return f"beam search ({p['num_beams']} beams, length penalty {p['length_penalty']:g})"
+    if result.strategy == "contrastive":
+        return f"contrastive search (top_k {p['top_k']}, penalty_alpha {p['penalty_alpha']:g})"
+    if result.strategy == "sample":
+        return f"sampling · seed {p['seed']}"
+    return "greedy"
+
+
+def format_step(step: Any, greedy: bool = False) -> str:
     """One row: index, token, model %, sampler %, rank, alternatives (✗: a stage removed it)."""
     line = f"{step.index:>4}  {visible(step.text)!s:<16} {pct(step.logprob):>6} {pct(step.sampling_logprob):>6}  #{step.rank:<3}"
     if step.top:
@@ -39,22 +50,26 @@ def format_step(step: Step, greedy: bool = False) -> str:
             for c in step.top
         )
         line += f"  {alts}"
+    if step.contrastive is not None:
+        c = step.contrastive
+        line += (f"  [contrastive: candidate {c.chosen + 1} of {len(c.token_ids)}, degeneration penalty "
+                 f"{c.penalties[c.chosen]:.2f}]")
     return line
 
 
-def format_result(result: Result, max_steps: int = 200) -> str:
+def format_result(result: Any, max_steps: int = 200) -> str:
     """The text of each sequence, then a table: token, model %, sampler %, rank, alternatives."""
     lines = []
     if result.random_weights:
         lines.append(f"[{result.model}: RANDOM WEIGHTS, the text means nothing]")
     params = result.params
-    strategy = "sampling" if params["do_sample"] else "greedy"
-    lines.append(f"{result.model} · {strategy} · seed {params['seed']} · stages: {' → '.join(result.stage_names)}")
+    lines.append(f"{result.model} · {strategy_label(result)} · stages: {' → '.join(result.stage_names)}")
     for warning in result.warnings:
         lines.append(f"note: {warning}")
     for i, seq in enumerate(result.sequences):
-        head = f"--- sequence {i + 1} ({seq.finish_reason}, {len(seq.steps)} tokens)" if len(result.sequences) > 1 else (
-            f"--- ({seq.finish_reason}, {len(seq.steps)} tokens)")
+        score = f", score {seq.score:.3f}" if seq.score is not None else ""
+        head = f"--- sequence {i + 1} ({seq.finish_reason}, {len(seq.steps)} tokens{score})" if len(
+            result.sequences) > 1 else f"--- ({seq.finish_reason}, {len(seq.steps)} tokens{score})"
         lines += [head, seq.text, "", "step  token            model  sampler rank  top alternatives (model %; ✗ removed by the sampler)"]
         lines += [format_step(s, greedy=not params["do_sample"]) for s in seq.steps[:max_steps]]
         if len(seq.steps) > max_steps:
@@ -79,7 +94,7 @@ def format_tokens(tokens) -> str:
     return "\n".join(lines)
 
 
-def _size(n: float) -> str:
+def human_size(n: float) -> str:
     for unit in ("B", "KB", "MB", "GB", "TB"):
         if n < 1000:
             return f"{n:.1f} {unit}"
@@ -97,7 +112,7 @@ def format_card(card) -> str:
         ("context", f"{card.context_length:,} tokens ({card.context_field})" if card.context_length else "unknown"),
         ("stored as", card.dtype + (f"; loaded as {card.loaded['dtype']} on {card.loaded['device']}" if card.loaded else "")),
         ("vocabulary", f"model {card.model_vocab_size:,}, tokenizer {card.tokenizer_vocab_size:,}: {card.vocab_note}"),
-        ("memory", ", ".join(f"{k} {_size(v)}" for k, v in card.memory_bytes.items()) + " (weights only)"),
+        ("memory", ", ".join(f"{k} {human_size(v)}" for k, v in card.memory_bytes.items()) + " (weights only)"),
         ("special tokens", ", ".join(f"{k}={v}" for k, v in card.special_tokens.items()) or "none"),
         ("chat template", "yes" if card.has_chat_template else "no (a base model: give it text to continue)"),
         ("generation", card.defaults_sentence),
@@ -132,4 +147,45 @@ def format_comparison(comparison) -> str:
     for label, row in zip(comparison.labels, comparison.cross_logprobs):
         cells = "  ".join(f"{'impossible' if v == -math.inf else f'{v:.2f}':>10}" for v in row)
         lines.append(f"  {label:<{width}}  {cells}")
+    return "\n".join(lines)
+
+
+def format_tokenizer_comparison(comparison) -> str:
+    lines = [f"{comparison.text!r}"]
+    for r in comparison.results:
+        pieces = " | ".join(t.visible for t in r.tokens if t.text or not t.partial)
+        lines.append(f"  {r.count:>4} tokens ({r.chars_per_token:.2f} chars/token)  {r.tokenizer}\n        {pieces}")
+    return "\n".join(lines)
+
+
+def format_classification(c) -> str:
+    bars = "\n".join(f"  {l:<12} {p:6.1%} {'█' * round(p * 30)}" for l, p in zip(c.labels, c.probs))
+    answer = (f"\n  answer when asked: {c.generated!r} -> {c.generated_label or 'not a label'}"
+              if c.generated is not None else "")
+    return f"{c.method}: {c.label}\n{bars}{answer}"
+
+
+def format_evaluation(e) -> str:
+    w = max(len(l) for l in e.labels)
+    lines = [f"{e.method}: accuracy {e.accuracy:.1%} on {e.examples} examples"]
+    if e.invalid_rate is not None:
+        lines.append(f"  generated answers: accuracy {e.generated_accuracy:.1%}, not a label {e.invalid_rate:.1%}")
+    lines.append(f"  {'':<{w}}  precision  recall     f1  support")
+    for l in e.labels:
+        c = e.per_class[l]
+        lines.append(f"  {l:<{w}}  {c['precision']:9.1%} {c['recall']:7.1%} {c['f1']:6.1%} {c['support']:8.0f}")
+    lines.append("  confusion (rows: true, columns: predicted)")
+    lines.append("  " + " " * w + "".join(f"{l[:8]:>9}" for l in e.labels))
+    for l, row in zip(e.labels, e.confusion):
+        lines.append(f"  {l:<{w}}" + "".join(f"{n:>9}" for n in row))
+    return "\n".join(lines)
+
+
+def format_conversation(conversation) -> str:
+    lines = [f"Conversation with {conversation.lm.name} ({len(conversation.messages)} messages)"]
+    lines += [f"  {m['role']:>9}: {m['content']}" for m in conversation.messages]
+    view = conversation.template()
+    if view.added_system:
+        lines.append(f"  (the template adds a system message: {view.added_system!r})")
+    lines += ["", "The prompt the model reads:", view.prompt]
     return "\n".join(lines)

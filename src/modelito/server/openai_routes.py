@@ -1,0 +1,85 @@
+"""The OpenAI-compatible endpoints: /v1/models, /v1/chat/completions, /v1/completions.
+
+Each consumes `lm.stream(...)`, the same stream the CLI prints, through the model's queue.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, AsyncIterator
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import StreamingResponse
+
+from ..errors import ModelitoError, ParameterError
+from . import openai_schema as oai
+from .errors import error_json, internal_error
+from .state import Served, read_json, served
+
+router = APIRouter()
+
+
+@router.get("/v1/models")
+async def models(request: Request) -> dict:
+    name = served(request).name
+    return {"object": "list", "data": [{"id": name, "object": "model", "created": oai.now(), "owned_by": "modelito"}]}
+
+
+@router.post("/v1/chat/completions")
+async def chat_completions(request: Request) -> Any:
+    return await _complete(request, chat=True)
+
+
+@router.post("/v1/completions")
+async def completions(request: Request) -> Any:
+    return await _complete(request, chat=False)
+
+
+async def _complete(request: Request, chat: bool) -> Any:
+    server = served(request)
+    body = await read_json(request)
+    server.check_model(body.get("model"))
+    req = oai.parse_request(body, chat, server.max_tokens)
+    try:
+        events = server.lm.stream(req.prompt, **req.kwargs)  # checks everything now: mistakes are 400s at once
+    except ParameterError as err:
+        raise err.renamed(oai.api_names(body, chat).get(err.name, err.name)) from None
+    if req.stream:
+        return StreamingResponse(_chunks(server, request, req, events, chat), media_type="text/event-stream")
+    result = None
+    async for event in server.runner.stream(events, request):
+        if isinstance(event, Exception):
+            if isinstance(event, ModelitoError):
+                raise event
+            return internal_error(event, request.url.path)
+        result = event.result or result
+    if result is None:  # the client went away: nobody reads this
+        return Response(status_code=499)
+    return oai.completion(req, result, chat, server.name, server.lm.token_bytes)
+
+
+async def _chunks(server: Served, request: Request, req: oai.OpenAIRequest, events, chat: bool) -> AsyncIterator[str]:
+    rid, created = oai.new_id("chatcmpl" if chat else "cmpl"), oai.now()
+    head = {"id": rid, "object": "chat.completion.chunk" if chat else "text_completion", "created": created,
+            "model": server.name}
+    started: set[int] = set()
+    async for event in server.runner.stream(events, request):
+        if isinstance(event, Exception):
+            if not isinstance(event, ModelitoError):
+                internal_error(event, request.url.path)  # logged; the client gets the same shape as an event
+            yield sse(error_json(str(event) if isinstance(event, ModelitoError) else "internal error",
+                                 kind="invalid_request_error" if isinstance(event, ModelitoError) else "server_error"))
+            break
+        if event.beam_step is not None:
+            continue
+        first = max(event.sequence, 0) not in started
+        started.add(max(event.sequence, 0))
+        yield sse({**head, "choices": [oai.chunk_choice(req, event, chat, first, server.lm.token_bytes)]})
+        if event.result is not None and req.include_usage:
+            yield sse({**head, "choices": [], "usage": oai.usage(event.result)})
+    yield "data: [DONE]\n\n"
+
+
+def sse(data: Any) -> str:
+    """One server-sent event."""
+    return f"data: {json.dumps(data, ensure_ascii=False)}\n\n"

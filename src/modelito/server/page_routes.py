@@ -1,0 +1,179 @@
+"""modelito's own endpoints, which the playground page uses, and the page itself.
+
+/api/generate streams every token with its whole trace (and beam steps) from `lm.stream(...)`;
+/api/params is the parameter schema with this model's defaults, from which the page builds its
+controls; the rest are the look-inside calls (card, tokens, template, score, compare, classify).
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Any, AsyncIterator
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, StreamingResponse
+
+from ..errors import ModelitoError, ParameterError
+from ..params import GROUPS, check_top_n, schema
+from ..trace import record_json
+from .errors import error_json, internal_error
+from .openai_routes import sse
+from .openai_schema import cap_tokens, check_messages
+from .state import read_json, served
+
+router = APIRouter()
+
+SENTIMENT = ["POSITIVO", "NEGATIVO", "NEUTRAL"]
+
+
+@router.get("/", response_class=HTMLResponse)
+async def page() -> str:
+    return resources.files("modelito.server").joinpath("static/index.html").read_text(encoding="utf-8")
+
+
+@router.get("/api/card")
+async def card(request: Request) -> dict:
+    return served(request).lm.info().to_dict()
+
+
+@router.get("/api/params")
+async def params(request: Request) -> dict:
+    """Every generation parameter: its doc (en, es), range, API name, and this model's default and where it
+    comes from (the model's generation_config, transformers, or modelito)."""
+    server = served(request)
+    defaults = server.lm.params(0)
+    values, sources = defaults.to_dict(), defaults.sources
+    out = []
+    for spec in schema():
+        if spec.api_name is None:
+            continue
+        entry = spec.to_dict()
+        entry.update(value=values[spec.name], source=sources.get(spec.name, "default"))
+        if spec.name == "max_new_tokens" and server.max_tokens is not None:
+            entry.update(high=server.max_tokens)
+        out.append(entry)
+    return {"groups": list(GROUPS), "params": out, "max_tokens": server.max_tokens}
+
+
+@router.get("/api/status")
+async def status(request: Request) -> dict:
+    server = served(request)
+    return {"model": server.name, "random_weights": server.lm.random_weights, **server.runner.status()}
+
+
+@router.post("/api/tokenize")
+async def tokenize(request: Request) -> dict:
+    body = await read_json(request)
+    text = body.get("text")
+    if not isinstance(text, str):
+        raise ParameterError("text", text, "a string")
+    return served(request).lm.tokenize(text).to_dict()
+
+
+@router.post("/api/template")
+async def template(request: Request) -> dict:
+    body = await read_json(request)
+    lm = served(request).lm
+    messages = check_messages(body.get("messages"))
+    text, _ = lm.prompt_ids(messages, add_generation_prompt=bool(body.get("add_generation_prompt", True)))
+    return {"prompt": text, "tokens": lm.tokenize(text).to_dict()}
+
+
+@router.post("/api/score")
+async def score(request: Request) -> dict:
+    body = await read_json(request)
+    server = served(request)
+    prompt = body.get("text") if body.get("messages") is None else check_messages(body["messages"])
+    if not isinstance(prompt, (str, list)):
+        raise ParameterError("text", prompt, "a string (or messages)")
+    top_n = check_top_n(body["top_n"]) if "top_n" in body else None
+    return (await server.runner.run(lambda: server.lm.score(prompt, top_n=top_n))).to_dict()
+
+
+@router.post("/api/compare")
+async def compare(request: Request) -> dict:
+    body = await read_json(request)
+    server = served(request)
+    settings = body.get("settings")
+    if not isinstance(settings, list) or not 1 <= len(settings) <= 4:
+        raise ParameterError("settings", settings, "a list of 1 to 4 parameter settings")
+    for setting in settings:
+        if not isinstance(setting, dict):
+            raise ParameterError("settings", setting, "objects of generation parameters")
+        cap_tokens(setting, server.max_tokens)
+    common = _params_of(body, "common", server.max_tokens)
+    prompt = _prompt_of(body)
+    server.lm.prompt_ids(prompt)
+    return (await server.runner.run(lambda: server.lm.compare(prompt, settings=settings, **common))).to_dict()
+
+
+@router.post("/api/generate")
+async def generate(request: Request) -> StreamingResponse:
+    """modelito's own stream: every token with its whole trace, beam steps, then the result."""
+    body = await read_json(request)
+    server = served(request)
+    prompt = _prompt_of(body)
+    prefix = body.get("prefix") or ""
+    if prefix and not isinstance(prompt, list):
+        raise ParameterError("prefix", prefix, "only with messages: the start of the assistant's answer")
+    events = server.lm.stream(prompt, prefix=prefix, **_params_of(body, "params", server.max_tokens))  # checks it all now
+
+    async def stream() -> AsyncIterator[str]:
+        async for event in server.runner.stream(events, request):
+            if isinstance(event, Exception):
+                if not isinstance(event, ModelitoError):
+                    internal_error(event, request.url.path)
+                yield sse(error_json(str(event) if isinstance(event, ModelitoError) else "internal error"))
+                break
+            yield sse(_event_json(event))
+        yield "data: [DONE]\n\n"
+
+    return StreamingResponse(stream(), media_type="text/event-stream")
+
+
+@router.post("/api/classify")
+async def classify(request: Request) -> dict:
+    """The LLM by label scoring and, if the server has one, the classifier: same result shape."""
+    body = await read_json(request)
+    server = served(request)
+    text, labels = body.get("text"), body.get("labels", SENTIMENT)
+    if not isinstance(text, str) or not text.strip():
+        raise ParameterError("text", text, "a non-empty string")
+    if not isinstance(labels, list) or not 2 <= len(labels) <= 10:
+        raise ParameterError("labels", labels, "a list of 2 to 10 labels")
+    instruction = body.get("instruction")
+    if instruction is not None and not isinstance(instruction, str):
+        raise ParameterError("instruction", instruction, "a string with {text}")
+    results = [await server.runner.run(lambda: server.lm.classify(text, labels, instruction))]
+    if server.classifier is not None:
+        results.append(await server.runner.run(lambda: server.classifier.classify(text)))
+    return {"results": [r.to_dict() for r in results]}
+
+
+def _prompt_of(body: dict) -> Any:
+    """A request's prompt: chat "messages", else a "prompt" string."""
+    if "messages" in body:
+        return check_messages(body["messages"])
+    prompt = body.get("prompt")
+    if not isinstance(prompt, (str, list)):
+        raise ParameterError("prompt", prompt, "a string, or messages")
+    return prompt
+
+
+def _params_of(body: dict, field: str, cap: int | None) -> dict[str, Any]:
+    """An object of generation parameters (modelito's names), within the server's token cap."""
+    given = body.get(field) or {}
+    if not isinstance(given, dict):
+        raise ParameterError(field, given, "an object of generation parameters")
+    return cap_tokens(given, cap)
+
+
+def _event_json(event) -> dict:
+    data: dict[str, Any] = {"sequence": event.sequence, "text": event.text, "finish_reason": event.finish_reason}
+    if event.step is not None:
+        data["step"] = record_json(event.step)
+    if event.beam_step is not None:
+        data["beam_step"] = record_json(event.beam_step)
+    if event.result is not None:
+        data["result"] = event.result.to_dict()
+    return data
