@@ -24,6 +24,7 @@ $(VENV)/.test: $(VENV)/.base
 demo: $(VENV)/.base
 	$(PY) -m modelito.demo
 	@echo; echo "Next: .venv/bin/modelito chat -m modelito-tiny-instruct   or   .venv/bin/modelito serve -m modelito-tiny-instruct"
+	@echo "      (serve, then open http://127.0.0.1:8000/ in a browser)"
 
 # pytest exits 5 when it collects nothing: that is a failure of the suite's layout, say so clearly.
 test: $(VENV)/.test

@@ -170,3 +170,78 @@ def test_a_new_parameter_appears_on_the_page(browser, extended, tiny_lm):
         assert "How much to frobnicate" in field.inner_text()
         page.select_option("#lang", "es")
         assert "Cuánto frobnicar" in page.locator("#p-frobnication >> xpath=..").inner_text()
+
+
+I18N = ROOT / "src" / "modelito" / "server" / "static" / "js" / "i18n.js"
+
+
+def translations() -> dict[str, dict[str, str]]:
+    """The page's two tables, read from i18n.js."""
+    import re
+
+    source = I18N.read_text(encoding="utf-8")
+    en, es = source.split("\n  en: {")[1].split("\n  es: {")
+    pair = re.compile(r'(?:(\w+)|"([^"]+)"): "((?:[^"\\]|\\.)*)"')
+    return {lang: {m.group(1) or m.group(2): m.group(3) for m in pair.finditer(block.split("\n  },")[0])}
+            for lang, block in (("en", en), ("es", es))}
+
+
+def test_every_page_string_exists_in_both_languages():
+    import re
+
+    table = translations()
+    assert table["en"] and set(table["en"]) == set(table["es"])
+    static = I18N.parent.parent
+    used = set(re.findall(r'data-i(?:-label)?="(\w+)"', (static / "index.html").read_text(encoding="utf-8")))
+    for script in (static / "js").glob("*.js"):
+        used |= set(re.findall(r'\bt\("(\w+)"\)', script.read_text(encoding="utf-8")))
+    # Keys built at run time: the parameter groups, the sources of defaults, the classifier kinds, beam statuses.
+    from modelito.params import GROUPS
+
+    used |= {f"group_{g}" for g in GROUPS} | {f"src_{s}" for s in ("user", "model", "transformers default",
+                                                                   "default", "server")}
+    used |= {"by_llm", "by_classifier", "kept", "pruned", "finished", "ended"}
+    assert used <= set(table["en"]), used - set(table["en"])
+
+
+def test_the_page_in_spanish_has_no_english_left(page):
+    """Every view, with its results, rendered in Spanish: no English string of the page remains."""
+    page.set_viewport_size({"width": 1200, "height": 900})
+    page.select_option("#lang", "es")
+    texts = []
+    page.click("nav button[data-view=chat]")
+    page.fill("#input", "Hola")
+    page.click("#send")
+    page.wait_for_function("document.querySelector('#history .msg:last-child') && "
+                           "document.querySelectorAll('#history .msg').length >= 2", timeout=60000)
+    page.wait_for_timeout(300)
+    page.locator("#history .tok").first.click()
+    page.wait_for_selector("#details table")
+    page.evaluate("document.querySelector('#prompttext').hidden = true")
+    texts.append(page.inner_text("body"))
+    for view, action, ready in (("params", None, "#paramgroups .field"), ("tokens", None, "#tokout table"),
+                                ("compare", "#cmprun", "#cmpout table"), ("beam", "#beamrun", "#beamout .msg"),
+                                ("classify", "#clsrun", "#clsout table"), ("card", None, "#cardout table")):
+        page.click(f"nav button[data-view={view}]")
+        if action:
+            page.click(action)
+        page.wait_for_selector(ready, timeout=60000)
+        texts.append(page.inner_text("body"))
+    # The whole document too (hidden views included), without the prompt the template wrote (the model's
+    # own text, "<|im_start|>assistant") and the user's inputs.
+    texts.append(page.evaluate("() => { const b = document.body.cloneNode(true); "
+                               "b.querySelectorAll('#prompttext, textarea, input').forEach(e => e.remove()); "
+                               "return b.textContent; }"))
+    shot(page, "spanish-card")
+    text = "\n".join(texts)
+    table = translations()
+    english = {k: v for k, v in table["en"].items() if v != table["es"][k] and len(v) >= 6}
+    import re
+
+    left = {k: re.findall(rf".{{0,40}}\b{re.escape(v.split('{')[0].strip())}\b.{{0,40}}", text)
+            for k, v in english.items()}
+    left = {k: found for k, found in left.items() if found}
+    assert not left, left
+    for doc in ("Keep only the k most likely tokens", "Stop after this many generated tokens"):
+        assert doc not in text
+    page.select_option("#lang", "en")

@@ -182,12 +182,43 @@ def test_run_log_list_show_export_and_rerun(tiny_path, capsys):
 
 
 def test_damaged_log_is_reported_and_left_alone(tiny_path, isolated_home, capsys):
+    """The answer was produced: a log that cannot be written is a warning, exit 0; the file is never replaced."""
     isolated_home.mkdir(parents=True)
     db = isolated_home / "runs.sqlite"
     db.write_bytes(b"this is not a database" * 100)
-    assert main(["generate", "-m", str(tiny_path), "--max-new-tokens", "2", "Hola"]) == 2
-    assert "damaged" in capsys.readouterr().err
+    assert main(["generate", "-m", str(tiny_path), "--greedy", "--max-new-tokens", "2", "Hola"]) == 0
+    out = capsys.readouterr()
+    assert out.out.strip() and "warning: the run was not logged" in out.err and "damaged" in out.err
     assert db.read_bytes() == b"this is not a database" * 100
+    assert main(["runs", "list"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("modelito: the run log") and "Traceback" not in err[0]
+
+
+def test_log_with_a_valid_header_and_damaged_pages(tiny_path, isolated_home, capsys):
+    from modelito.cli.runs import record
+
+    class Run:
+        def to_dict(self):
+            return {"text": "t" * 3000, "params": {"seed": 1}}
+
+    for _ in range(20):  # several pages
+        record("generate", "m", {"prompt": "p"}, Run())
+    db = isolated_home / "runs.sqlite"
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    data = bytearray(db.read_bytes())
+    page = int.from_bytes(data[16:18], "big")
+    data[page:] = b"\xff" * (len(data) - page)  # the header page stays valid; every other page is garbage
+    db.write_bytes(bytes(data))
+    damaged = db.read_bytes()
+    assert main(["generate", "-m", str(tiny_path), "--greedy", "--max-new-tokens", "2", "Hola"]) == 0
+    assert "warning: the run was not logged" in capsys.readouterr().err
+    for command in (["runs", "list"], ["runs", "show", "1"], ["runs", "export", "1"]):
+        assert main(command) == 2, command
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "damaged" in err[0], (command, err)
+    assert db.read_bytes() == damaged
 
 
 def test_two_terminals_write_at_once(tiny_path, isolated_home):

@@ -41,6 +41,10 @@ class Classification(Viewable):
     """What the LLM answered when simply asked (greedy), if it was asked."""
     generated_label: str | None = None
     """The label that answer names, or None when it names none (an invalid answer)."""
+    by: str = "llm"
+    """'llm' (label scoring with a generative model) or 'classifier' (a sequence-classification model)."""
+    model: str = ""
+    """The name of the model that classified."""
 
     @property
     def label(self) -> str:
@@ -98,6 +102,7 @@ def classify_with_lm(lm: LanguageModel, text: str, labels: Sequence[str], instru
         named = [l for l in labels if generated.upper().startswith(l.upper())]
         label_of = max(named, key=len) if named else None  # "NEGATIVO" is not "NEG"
     return Classification(text=text, labels=tuple(labels), probs=tuple(probs), method=f"label scoring ({lm.name})",
+                          by="llm", model=lm.name,
                           generated=generated, generated_label=label_of)
 
 
@@ -136,7 +141,7 @@ class Classifier:
             raise ParameterError("text", text, "a non-empty string")
         scores = {d["label"]: d["score"] for d in self.pipe(text, top_k=None, truncation=True)}
         return Classification(text=text, labels=self.labels, probs=tuple(scores[l] for l in self.labels),
-                              method=f"classifier ({self.name})")
+                              method=f"classifier ({self.name})", by="classifier", model=self.name)
 
 
 # -- evaluation on a labelled CSV ------------------------------------------------------------------

@@ -18,6 +18,7 @@ import torch
 from .engine import generate_steps
 from .errors import ParameterError
 from .generation import Clock, SequenceBuilder, follow, make_result
+from .params import Policy
 from .protocols import LanguageModel, Prompt
 from .rendering import Viewable
 from .sampling import make_sampler
@@ -73,7 +74,7 @@ def compare_systems(lm: LanguageModel, prompt: str, systems: Sequence[str | None
 
 @torch.inference_mode()
 def compare_settings(lm: LanguageModel, prompt: Prompt, settings: Sequence[Mapping[str, Any]],
-                     **common: Any) -> Comparison:
+                     policy: Policy | None = None, **common: Any) -> Comparison:
     """Several parameter settings (each over `common`) on one prompt, as one batch with one prefill."""
     _check_count("settings", settings)
     text, ids = lm.prompt_ids(prompt)
@@ -81,7 +82,7 @@ def compare_settings(lm: LanguageModel, prompt: Prompt, settings: Sequence[Mappi
     for i, setting in enumerate(settings):
         if not isinstance(setting, Mapping):
             raise ParameterError(f"settings[{i}]", setting, "a dict of generation parameters")
-        params = lm.params(len(ids), **{**common, **setting})
+        params = lm.params(len(ids), policy=policy, **{**common, **setting})
         if params.strategy not in ("greedy", "sample") or params.num_return_sequences != 1:
             raise ParameterError(f"settings[{i}]", dict(setting), "greedy or sampling settings with one sequence "
                                  "each (compare beam searches one by one)")

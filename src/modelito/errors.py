@@ -12,7 +12,7 @@ class ParameterError(ModelitoError, ValueError):
 
     def __init__(self, name: str, value: object, allowed: str, hint: str = "") -> None:
         self.name, self.value, self.allowed, self.hint = name, value, allowed, hint
-        message = f"{name}={value!r} is not allowed: {allowed}"
+        message = f"{name}={shown(value)} is not allowed: {allowed}"
         super().__init__(f"{message}. {hint}" if hint else message)
 
     def renamed(self, name: str) -> "ParameterError":
@@ -26,3 +26,15 @@ class PromptTooLongError(ModelitoError, ValueError):
 
 class ModelLoadError(ModelitoError):
     """A model could not be found, downloaded or read."""
+
+
+def shown(value: object, room: int = 120) -> str:
+    """A value as an error message quotes it: its repr, shortened so that a huge input is not echoed back."""
+    text = repr(value)
+    if len(text) <= room:
+        return text
+    if isinstance(value, str):
+        return f"{value[: room // 2]!r}… ({len(value):,} characters)"
+    if isinstance(value, (list, tuple, dict, set)):
+        return f"{text[: room // 2]}… ({len(value):,} items)"
+    return text[:room] + "…"

@@ -18,7 +18,7 @@ from .errors import ModelitoError, ParameterError
 from .generation import stream_events
 from .modelcard import ModelCard, card, context_length
 from .merge import resolve
-from .params import GenerationParams, is_int
+from .params import GenerationParams, Policy, is_int
 from .protocols import Prompt
 from .score import Score, score
 from .tokens import Tokens, token_bytes, token_text, tokenize
@@ -110,24 +110,29 @@ class LM:
         # The template already wrote any special tokens the model needs.
         return text, list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    def params(self, prompt_length: int = 0, **generation_kwargs: Any) -> GenerationParams:
-        """The effective parameters for these Hugging Face generation keyword arguments."""
+    def params(self, prompt_length: int = 0, *, policy: Policy | None = None,
+               **generation_kwargs: Any) -> GenerationParams:
+        """The effective parameters for these Hugging Face generation keyword arguments.
+
+        `policy` is an interface's own defaults (used where neither you nor the model's
+        generation_config sets a value, before transformers' defaults) and limits.
+        """
         return resolve(
-            generation_kwargs, self.generation_config,
-            prompt_length=prompt_length, context_length=self.context_length, vocab_size=self.vocab_size,
+            generation_kwargs, self.generation_config, prompt_length=prompt_length,
+            context_length=self.context_length, vocab_size=self.vocab_size, policy=policy,
         )
 
     # -- generation --------------------------------------------------------------------------
 
     def stream(self, prompt: Prompt | None = None, *, prefix: str | Sequence[int] = "",
-               **generation_kwargs: Any) -> Iterator[Event]:
+               policy: Policy | None = None, **generation_kwargs: Any) -> Iterator[Event]:
         """Generate, yielding an Event per token as it is chosen; the last event carries the Result.
 
         Keyword arguments are those of transformers' `model.generate` (`max_new_tokens`,
         `do_sample`, `temperature`, `top_k`, `top_p`, ...), merged over the model's
         generation_config as transformers merges them, plus `seed` and `top_n` (alternatives
         recorded per token). `prefix` is the beginning of the answer, as text or as exact token
-        ids (to branch from a chosen token): generation continues after it.
+        ids (to branch from a chosen token): generation continues after it. `policy`: see `params`.
         """
         if prompt is None:
             given = "input_ids" if "input_ids" in generation_kwargs else "prompt"
@@ -136,17 +141,17 @@ class LM:
         text, ids = self.prompt_ids(prompt)
         if prefix:
             text, ids = self._with_prefix(text, ids, prefix)
-        params = self.params(len(ids), **generation_kwargs)
+        params = self.params(len(ids), policy=policy, **generation_kwargs)
         return stream_events(self, text, ids, params)
 
     def generate(self, prompt: Prompt | None = None, *, prefix: str | Sequence[int] = "",
-                 **generation_kwargs: Any) -> Result:
+                 policy: Policy | None = None, **generation_kwargs: Any) -> Result:
         """Generate and return the whole Result (`.text`, `.sequences`, each with `.steps`).
 
         >>> lm.generate("Caminando por la calle me encontré a", max_new_tokens=20).text  # doctest: +SKIP
         """
         result = None
-        for event in self.stream(prompt, prefix=prefix, **generation_kwargs):
+        for event in self.stream(prompt, prefix=prefix, policy=policy, **generation_kwargs):
             result = event.result or result
         assert result is not None  # the stream always ends with the result
         return result
@@ -169,7 +174,8 @@ class LM:
         return score(self, prompt, top_n)
 
     def compare(self, prompt: Prompt, *, settings: Sequence[Mapping[str, Any]] | None = None,
-                systems: Sequence[str | None] | None = None, **generation_kwargs: Any) -> Comparison:
+                systems: Sequence[str | None] | None = None, policy: Policy | None = None,
+                **generation_kwargs: Any) -> Comparison:
         """The prompt under several parameter settings (one batch, one prefill) or system messages,
         side by side, with each text's probability under every setting.
 
@@ -180,8 +186,8 @@ class LM:
             raise ParameterError("settings", settings, "either settings=[{...}, ...] or systems=[...], not both "
                                  "(for several models use modelito.compare(prompt, models=[...]))")
         if settings is not None:
-            return compare_settings(self, prompt, settings, **generation_kwargs)
-        return compare_systems(self, prompt, systems, **generation_kwargs)
+            return compare_settings(self, prompt, settings, policy=policy, **generation_kwargs)
+        return compare_systems(self, prompt, systems, policy=policy, **generation_kwargs)
 
     def classify(self, text: str, labels: Sequence[str] = ("POSITIVO", "NEGATIVO", "NEUTRAL"),
                  instruction: str | None = None, generate: bool = True) -> Classification:

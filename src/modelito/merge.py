@@ -15,7 +15,7 @@ import difflib
 from typing import Any, Mapping
 
 from .errors import ParameterError, PromptTooLongError
-from .params import DEFAULT, LIBRARY, MODEL, USER, GenerationParams, is_int, schema
+from .params import DEFAULT, LIBRARY, MODEL, USER, GenerationParams, Policy, is_int, is_number, schema
 
 # transformers' own fallbacks when neither the caller nor the model sets a field
 # (`GenerationConfig._get_default_generation_params`; a test checks they still agree).
@@ -46,6 +46,7 @@ def resolve(
     prompt_length: int = 0,
     context_length: int | None = None,
     vocab_size: int | None = None,
+    policy: Policy | None = None,
 ) -> GenerationParams:
     """Merge Hugging Face generation keyword arguments over a model's `generation_config`.
 
@@ -53,7 +54,9 @@ def resolve(
     passing None turns a setting off rather than falling back to the model's value.
     `generation_config` is the model's `transformers.GenerationConfig` (or None).
     `prompt_length` and `context_length` (in tokens) turn `max_length` into `max_new_tokens` and
-    refuse prompts that do not fit; `vocab_size` bounds token ids.
+    refuse prompts that do not fit; `vocab_size` bounds token ids. `policy` holds an interface's own
+    defaults, which come after the model's and before transformers' (the CLI and the server give
+    answers room for 256 tokens, not transformers' 20), and its limits.
 
     >>> resolve({"max_new_tokens": 50}).max_new_tokens
     50
@@ -69,6 +72,7 @@ def resolve(
             )
 
     model_values = _model_values(generation_config)
+    policy = policy or Policy(source=DEFAULT)
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
     for spec in specs:
@@ -79,6 +83,8 @@ def resolve(
             values[spec.name], sources[spec.name] = (spec.default if value is None else value), USER
         elif model_values.get(hf_name) is not None:
             values[spec.name], sources[spec.name] = model_values[hf_name], MODEL
+        elif spec.name in policy.defaults:
+            values[spec.name], sources[spec.name] = policy.defaults[spec.name], policy.source
         elif hf_name in TRANSFORMERS_DEFAULTS:
             values[spec.name], sources[spec.name] = TRANSFORMERS_DEFAULTS[hf_name], LIBRARY
         else:
@@ -89,7 +95,8 @@ def resolve(
             values[spec.name] = _strings(hf_name, values[spec.name])
 
     (values["max_new_tokens"], sources["max_new_tokens"]), notes = _max_new_tokens(
-        kwargs, model_values, prompt_length, context_length)
+        kwargs, model_values, prompt_length, context_length, policy)
+    notes += _apply_limits(values, sources, policy)
     notes += tuple(
         f"the model's generation_config sets {name}={model_values[name]!r}, which modelito does not apply"
         for name, neutral in UNSUPPORTED_MODEL_SETTINGS.items()
@@ -118,10 +125,12 @@ def _model_values(generation_config: Any) -> dict[str, Any]:
 
 
 def _max_new_tokens(
-    kwargs: Mapping[str, Any], model_values: Mapping[str, Any], prompt_length: int, context_length: int | None
+    kwargs: Mapping[str, Any], model_values: Mapping[str, Any], prompt_length: int, context_length: int | None,
+    policy: Policy,
 ) -> tuple[tuple[Any, str], tuple[str, ...]]:
     """transformers' rule: any max_new_tokens (yours, else the model's) beats max_length, a total that
-    counts the prompt; with neither set, 20 new tokens, within the model's context."""
+    counts the prompt; with neither set, the interface's fallback or transformers' 20 new tokens,
+    within the model's context."""
     if kwargs.get("max_new_tokens") is not None:
         return (kwargs["max_new_tokens"], USER), ()
     if model_values.get("max_new_tokens") is not None:
@@ -142,10 +151,26 @@ def _max_new_tokens(
                 )
             return (max_length - prompt_length, source), ()
     # transformers: "by default let's always generate 20 new tokens", within the context
-    default = TRANSFORMERS_DEFAULTS["max_length"]
+    default, source = TRANSFORMERS_DEFAULTS["max_length"], LIBRARY
+    if "max_new_tokens" in policy.defaults:
+        default, source = policy.defaults["max_new_tokens"], policy.source
     if context_length is not None and prompt_length < context_length:
         default = min(default, context_length - prompt_length)
-    return (default, LIBRARY), ()
+    return (default, source), ()
+
+
+def _apply_limits(values: dict[str, Any], sources: dict[str, str], policy: Policy) -> tuple[str, ...]:
+    """Refuse a caller's value beyond a limit; lower a default beyond it, saying so."""
+    notes = []
+    for name, limit in policy.limits.items():
+        value = values.get(name)
+        if not is_number(value) or value <= limit:
+            continue
+        if sources.get(name) == USER:
+            raise ParameterError(name, value, f"at most {limit} on this {policy.source}")
+        notes.append(f"{name}={value} ({sources.get(name)}) is over this {policy.source}'s limit: {limit} instead")
+        values[name], sources[name] = limit, policy.source
+    return tuple(notes)
 
 
 def _token_ids(name: str, value: Any, vocab_size: int | None) -> tuple[int, ...]:

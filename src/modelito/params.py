@@ -312,6 +312,18 @@ class GenerationParams:
         return [name for name, off in warpers.items() if getattr(self, name) != off]
 
 
+@dataclass(frozen=True)
+class Policy:
+    """An interface's own rules (the CLI's, a server's): defaults for what nobody set, and limits."""
+
+    source: str
+    """How its values are labelled in `GenerationParams.sources`: "cli", "server"."""
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    """Used where neither the caller nor the model's generation_config sets a value (before transformers')."""
+    limits: Mapping[str, float] = field(default_factory=dict)
+    """Upper bounds: a caller's value beyond one is refused; a default beyond one is lowered to it, with a note."""
+
+
 def schema(cls: type | None = None) -> tuple[Spec, ...]:
     """Every parameter's Spec, in declaration order, with its name and default filled in."""
     return tuple(replace(f.metadata["spec"], name=f.name, default=f.default)

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping, Protocol, Sequence, Un
 if TYPE_CHECKING:  # only for the annotations: importing modelito.protocols stays cheap
     import torch
 
+    from .params import Policy
+
 Messages = Sequence[Mapping[str, str]]
 Prompt = Union[str, Messages]
 
@@ -38,7 +40,7 @@ class LanguageModel(Protocol):
 
     def prompt_ids(self, prompt: Prompt, add_generation_prompt: bool = True) -> tuple[str, list[int]]: ...
 
-    def params(self, prompt_length: int = 0, **generation_kwargs: Any) -> Any: ...
+    def params(self, prompt_length: int = 0, *, policy: Policy | None = None, **generation_kwargs: Any) -> Any: ...
 
     def token_text(self, token_id: int) -> str: ...
 

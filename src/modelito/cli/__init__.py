@@ -43,9 +43,14 @@ def build_parser(lang: str = "en") -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     lang = _lang_in(argv) or detect_lang()  # before parsing: --help itself speaks it
+    text = Text(lang)
+    for arg in argv:
+        if not _is_utf8(arg):  # Python kept the raw bytes as surrogates; no tokenizer can read them
+            raw = arg.encode("utf-8", "surrogateescape")
+            print(f"modelito: {text('not_utf8', arg=raw)}", file=sys.stderr)
+            return 2
     parser = build_parser(lang)
     args = parser.parse_args(argv)
-    text = Text(lang)
     if not args.command:
         parser.print_help()
         return 0
@@ -62,6 +67,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\nmodelito: interrupted", file=sys.stderr)
         return 130
+
+
+def _is_utf8(arg: str) -> bool:
+    try:
+        arg.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _lang_in(argv: list[str]) -> str | None:

@@ -13,7 +13,7 @@ from pathlib import Path
 from ..errors import ModelitoError
 from ..views.text import format_step
 from .colour import coloured_token
-from .common import add_generation, add_model, generation_kwargs, load_model, parse_param
+from .common import CLI_POLICY, add_generation, add_model, generation_kwargs, load_model, parse_param
 
 
 def register(commands, lang: str) -> None:
@@ -44,6 +44,8 @@ def run_chat(args, text, stdin=None, stdout=None) -> int:
         if not line:  # Ctrl-D
             print(file=out)
             return 0
+        if not stdin.isatty():  # piped input: show it, so the transcript reads as a conversation
+            out.write(line if line.endswith("\n") else line + "\n")
         line = line.strip()
         if not line:
             continue
@@ -61,7 +63,8 @@ def answer(conv, message: str, settings: dict, probs: bool, text, out) -> None:
     before = list(conv.messages)
     result = None
     try:
-        for event in conv.lm.stream([*conv.messages, {"role": "user", "content": message}], **settings):
+        for event in conv.lm.stream([*conv.messages, {"role": "user", "content": message}], policy=CLI_POLICY,
+                                    **settings):
             result = event.result or result
             if event.step is not None and event.sequence == 0:
                 out.write(coloured_token(event.text, event.step.prob, probs and out.isatty()) if probs else event.text)
@@ -77,6 +80,7 @@ def answer(conv, message: str, settings: dict, probs: bool, text, out) -> None:
     print(file=out)
     conv.user(message).assistant(result.text)
     if probs:
+        print(text("probs_head"), file=out)
         for step in result.steps:
             print(format_step(step, greedy=not result.params["do_sample"]), file=out)
 
@@ -98,7 +102,7 @@ def command(line: str, conv, settings: dict, probs: bool, text, out) -> bool:
             raise ModelitoError("write /set NAME VALUE, e.g. /set temperature 0.2")
         candidate = {**settings, key.replace("-", "_"): parse_param(key.replace("-", "_"), value)}
         prompt_len = len(conv.lm.prompt_ids(conv.messages or [{"role": "user", "content": ""}])[1])
-        conv.lm.params(prompt_len, **candidate)  # validate now: a bad value is refused, nothing changes
+        conv.lm.params(prompt_len, policy=CLI_POLICY, **candidate)  # validate now: a bad value is refused, nothing changes
         settings.clear()
         settings.update(candidate)
         print(text("set", name=key, value=candidate[key.replace("-", "_")]), file=out)

@@ -9,8 +9,8 @@ from ..errors import ModelitoError
 from ..views.text import format_step
 from ..params import spec_of
 from .colour import coloured_token, tokens_line
-from .common import (add_generation, add_model, add_param_flag, default_model, generation_kwargs, load_model,
-                     parse_setting, print_json)
+from .common import (CLI_POLICY, add_generation, add_model, add_param_flag, default_model, generation_kwargs,
+                     load_model, parse_setting, print_json)
 
 
 def register(commands, lang: str) -> None:
@@ -104,7 +104,7 @@ def run_generate(args, text) -> int:
         return show_defaults(lm, prompt, kwargs, text, args.json)
     result = None
     out = sys.stdout
-    for event in lm.stream(prompt, **kwargs):
+    for event in lm.stream(prompt, policy=CLI_POLICY, **kwargs):
         result = event.result or result
         if args.json:
             continue
@@ -136,19 +136,19 @@ def run_generate(args, text) -> int:
             print(f"note: {warning}", file=sys.stderr)
     args.log_result = result
     args.log_request = {"model": lm.name, "prompt": prompt, "device": args.device, "dtype": args.dtype,
-                        "kwargs": {**kwargs, "seed": result.params["seed"]}}
+                        "kwargs": {**kwargs, "seed": result.params["seed"]}, "policy": "cli"}
     return 0
 
 
 def show_defaults(lm, prompt, kwargs, text, as_json: bool) -> int:
     ids = lm.prompt_ids(prompt)[1]
-    params = lm.params(len(ids), **kwargs)
+    params = lm.params(len(ids), policy=CLI_POLICY, **kwargs)
     data = params.to_dict()
     if as_json:
         print_json(data)
         return 0
     names = {"user": text("from_user"), "model": text("from_model"), "transformers default": text("from_default"),
-             "default": text("from_modelito")}
+             "default": text("from_modelito"), "cli": text("from_cli")}
     print(text("defaults_head", model=lm.name))
     for name, source in sorted(params.sources.items()):
         print(f"  {name:<22} {data[name]!s:<12} {names.get(source, source)}")
@@ -176,13 +176,14 @@ def run_compare(args, text) -> int:
     if len(models) > 1:
         lms = [load_model(argparse.Namespace(model=m, device=args.device, dtype=args.dtype), text) for m in models]
         prompt = prompt_for(lms[-1], argparse.Namespace(prompt=args.prompt, raw=args.raw, system=None, chat=None))
-        result = modelito.compare(prompt, models=lms, **kwargs)
+        result = modelito.compare(prompt, models=lms, policy=CLI_POLICY, **kwargs)
     else:
         if not args.settings:
             raise ModelitoError("give several -m MODEL, or several --set NAME=VALUE, to compare")
         lm = load_model(argparse.Namespace(model=models[0], device=args.device, dtype=args.dtype), text)
         prompt = prompt_for(lm, argparse.Namespace(prompt=args.prompt, raw=args.raw, system=None, chat=None))
-        result = lm.compare(prompt, settings=[parse_setting(s) for s in args.settings], **kwargs)
+        result = lm.compare(prompt, settings=[parse_setting(s) for s in args.settings], policy=CLI_POLICY,
+                            **kwargs)
     print_json(result.to_dict()) if args.json else print(result)
     args.log_result = result
     return 0

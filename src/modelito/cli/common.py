@@ -10,10 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ModelitoError, ModelLoadError
-from ..params import Spec, schema
+from ..params import Policy, Spec, schema
 
 DEFAULT_MODEL = "Qwen/Qwen2.5-0.5B-Instruct"  # the course notebook's model
 OFFLINE_MODEL = "modelito-tiny-instruct"
+# Where neither you nor the model says: room for a whole answer, not transformers' 20 tokens.
+CLI_POLICY = Policy(source="cli", defaults={"max_new_tokens": 256})
 
 def common_parser() -> argparse.ArgumentParser:
     """The flags every command takes (as a parent parser)."""

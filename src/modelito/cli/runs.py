@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 import platform
 import sqlite3
+import sys
 import time
-from contextlib import closing
+from contextlib import closing, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from ..errors import ModelitoError
-from .common import common_parser, default_model, home, print_json
+from .common import CLI_POLICY, common_parser, default_model, home, print_json
 
 # Migration N brings the schema from version N to N + 1. Append, never edit.
 MIGRATIONS = [
@@ -43,18 +44,20 @@ def db_path() -> Path:
     return home() / "runs.sqlite"
 
 
-def connect(path: Path | None = None) -> sqlite3.Connection:
+@contextmanager
+def opened(path: Path | None = None) -> Iterator[sqlite3.Connection]:
+    """The run log, migrated; a damaged file (its header or any page) is one clear error, and is left as it is."""
     path = path or db_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        conn = sqlite3.connect(path, timeout=30)
-        conn.execute("PRAGMA busy_timeout = 30000")
-        conn.execute("PRAGMA journal_mode = WAL")
-        migrate(conn)
+        with closing(sqlite3.connect(path, timeout=30)) as conn:
+            conn.execute("PRAGMA busy_timeout = 30000")
+            conn.execute("PRAGMA journal_mode = WAL")
+            migrate(conn)
+            yield conn
     except sqlite3.DatabaseError as err:
         raise ModelitoError(f"the run log {path} is damaged ({err}); it was left as it is. Move it away to start "
                             "a new one, or pass --no-log.") from err
-    return conn
 
 
 def migrate(conn: sqlite3.Connection) -> None:
@@ -87,19 +90,23 @@ def record(kind: str, model: str, request: dict, result: Any, path: Path | None 
            output, json.dumps(params, ensure_ascii=False), params.get("seed"), json.dumps(versions()),
            data.get("device"), data.get("dtype"), json.dumps(request, ensure_ascii=False),
            json.dumps(data, ensure_ascii=False))
-    with closing(connect(path)) as conn, conn:
+    with opened(path) as conn, conn:
         cur = conn.execute("INSERT INTO runs (created, kind, model, prompt, output, params, seed, versions, device, "
                            "dtype, request, trace) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", row)
         return int(cur.lastrowid)
 
 
 def log_run(args, text) -> None:
+    """Record a finished command's result. The answer was already given: a log that cannot be written
+    is a warning on stderr, never a failure of the command."""
     result = args.log_result
     request = getattr(args, "log_request", None) or {"prompt": getattr(args, "prompt", getattr(args, "text", None))}
     model = getattr(result, "model", None) or str(args.model or default_model())
-    run_id = record(args.command, model, request, result)
-    import sys
-
+    try:
+        run_id = record(args.command, model, request, result)
+    except (ModelitoError, OSError) as err:
+        print(text("log_failed", error=err), file=sys.stderr)
+        return
     print(text("run_saved", id=run_id), file=sys.stderr)
 
 
@@ -117,7 +124,7 @@ def register(commands, lang: str) -> None:
 
 
 def fetch(run_id: int) -> sqlite3.Row:
-    with closing(connect()) as conn:
+    with opened() as conn:
         conn.row_factory = sqlite3.Row
         row = conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
     if row is None:
@@ -127,7 +134,7 @@ def fetch(run_id: int) -> sqlite3.Row:
 
 def run_runs(args, text) -> int:
     if args.action == "list":
-        with closing(connect()) as conn:
+        with opened() as conn:
             rows = conn.execute("SELECT id, created, kind, model, output FROM runs ORDER BY id DESC LIMIT ?",
                                 (args.limit,)).fetchall()
         if args.json:
@@ -161,7 +168,8 @@ def rerun(row: sqlite3.Row, args, text) -> int:
         raise ModelitoError(f"run {row['id']} is a {row['kind']}: only generations can be rerun")
     request = json.loads(row["request"])
     lm = modelito.load(request["model"], device=request.get("device", "auto"), dtype=request.get("dtype", "auto"))
-    result = lm.generate(request["prompt"], **request["kwargs"])
+    policy = CLI_POLICY if request.get("policy") == "cli" else None
+    result = lm.generate(request["prompt"], policy=policy, **request["kwargs"])
     before = json.loads(row["trace"])["sequences"]
     now = [list(s.token_ids) for s in result.sequences]
     for i, (old, new) in enumerate(zip(before, now)):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import socket
 import sys
 
 from ..errors import ModelitoError
@@ -19,7 +21,8 @@ def register(commands, lang: str) -> None:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--api-key", default=os.environ.get("MODELITO_API_KEY"),
                        help="require this key on every API request (default: $MODELITO_API_KEY)")
-    serve.add_argument("--max-tokens", type=int, default=512, help="the most tokens one request may generate")
+    serve.add_argument("--max-tokens", type=int, default=512, help="the most tokens one request may generate "
+                       "(default: %(default)s); a request that does not say gets min(256, this)")
     serve.add_argument("--classifier", default=None, help="a text-classification model to show next to the LLM "
                        "in the Classify view (e.g. lxyuan/distilbert-base-multilingual-cased-sentiments-student)")
     serve.set_defaults(run=run_serve)
@@ -30,10 +33,12 @@ def run_serve(args, text) -> int:
         import uvicorn
 
         from ..server.app import create_app
-    except ImportError as err:
-        raise ModelitoError(f"the server needs its extras: pip install 'modelito[server]' ({err.name} is missing)") from err
+    except ImportError as err:  # a damaged environment: the server's packages are in the base install
+        raise ModelitoError(f"the server's package {err.name} is missing: reinstall modelito "
+                            f"({sys.executable} -m pip install fastapi uvicorn)") from err
     if args.max_tokens < 1:
         raise ModelitoError(f"--max-tokens {args.max_tokens}: give at least 1")
+    check_port(args.host, args.port)  # before loading a model for nothing
     lm = load_model(args, text)
     classifier = None
     if args.classifier:
@@ -41,6 +46,24 @@ def run_serve(args, text) -> int:
 
         classifier = Classifier(args.classifier, device=args.device)
     app = create_app(lm, api_key=args.api_key, max_tokens_cap=args.max_tokens, classifier=classifier)
-    print(f"modelito: serving {lm.name} on http://{args.host}:{args.port}/", file=sys.stderr)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    check_port(args.host, args.port)  # again: another program may have taken it while the model loaded
+    print(text("serving", model=lm.name, url=f"http://{args.host}:{args.port}/"), file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
+
+
+def check_port(host: str, port: int) -> None:
+    """A clear error, before anything else is printed, when the address cannot be served."""
+    if not 0 < port < 65536:
+        raise ModelitoError(f"--port {port}: give a port from 1 to 65535")
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except socket.gaierror as err:
+        raise ModelitoError(f"--host {host}: not an address of this machine ({err.strerror})") from err
+    except OSError as err:
+        raise ModelitoError(f"cannot serve on {host}:{port}: {err.strerror}. Another program (another modelito "
+                            f"serve?) may be using it: choose another port with --port.") from err

@@ -15,8 +15,9 @@ import secrets
 from importlib import resources
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import errors, openai_routes, page_routes
 from .runner import Runner
@@ -31,21 +32,44 @@ def create_app(lm: Any, *, api_key: str | None = None, max_tokens_cap: int | Non
     app.state.served = Served(lm=lm, name=name or lm.name, runner=Runner(), max_tokens=max_tokens_cap,
                               classifier=classifier)
     errors.install(app)
-
-    @app.middleware("http")
-    async def guard(request: Request, call_next):
-        if api_key and request.url.path.startswith(("/v1", "/api")):
-            given = request.headers.get("authorization", "")
-            if not secrets.compare_digest(given.encode(), f"Bearer {api_key}".encode()):
-                return errors.error_response(401, "a valid API key is required: Authorization: Bearer <key>",
-                                             kind="authentication_error")
-        try:
-            return await call_next(request)
-        except Exception as err:  # never a dropped connection: a last-resort 500, logged with its traceback
-            return errors.internal_error(err, request.url.path)
-
+    app.add_middleware(Guard, api_key=api_key)
     app.include_router(openai_routes.router)
     app.include_router(page_routes.router)
     static = resources.files("modelito.server").joinpath("static")
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
     return app
+
+
+class Guard:
+    """The API key, and a last-resort 500 for what no handler caught (logged with its traceback).
+
+    Plain ASGI rather than `@app.middleware`, so that a request's messages reach the routes as the
+    server sent them: the runner waits on them to notice a client that went away.
+    """
+
+    def __init__(self, app: ASGIApp, api_key: str | None) -> None:
+        self.app, self.api_key = app, api_key
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        path = scope["path"]
+        if self.api_key and path.startswith(("/v1", "/api")):
+            given = dict(scope["headers"]).get(b"authorization", b"")
+            if not secrets.compare_digest(given, f"Bearer {self.api_key}".encode()):
+                response = errors.error_response(401, "a valid API key is required: Authorization: Bearer <key>",
+                                                 kind="authentication_error")
+                return await response(scope, receive, send)
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception as err:  # never a dropped connection: the same error shape, the traceback in the log
+            response = errors.internal_error(err, path)
+            if not started:
+                await response(scope, receive, send)

@@ -5,7 +5,9 @@ Each consumes `lm.stream(...)`, the same stream the CLI prints, through the mode
 
 from __future__ import annotations
 
+import asyncio
 import json
+from functools import partial
 from typing import Any, AsyncIterator
 
 from fastapi import APIRouter, Request, Response
@@ -39,9 +41,9 @@ async def _complete(request: Request, chat: bool) -> Any:
     server = served(request)
     body = await read_json(request)
     server.check_model(body.get("model"))
-    req = oai.parse_request(body, chat, server.max_tokens)
-    try:
-        events = server.lm.stream(req.prompt, **req.kwargs)  # checks everything now: mistakes are 400s at once
+    req = oai.parse_request(body, chat)
+    try:  # checks everything now, so mistakes are 400s at once; tokenizing the prompt is off the event loop
+        events = await asyncio.to_thread(partial(server.lm.stream, req.prompt, policy=server.policy, **req.kwargs))
     except ParameterError as err:
         raise err.renamed(oai.api_names(body, chat).get(err.name, err.name)) from None
     if req.stream:

@@ -17,6 +17,7 @@ from typing import Any
 from ..errors import ParameterError
 from ..params import is_int, is_number, schema, spec_of
 from ..trace import record_json
+from .limits import MAX_MESSAGES, check_stop, check_text
 
 # OpenAI's own request fields, read one by one below.
 COMMON_FIELDS = {"model", "stream", "stream_options", "logprobs", "top_logprobs", "user", "frequency_penalty",
@@ -24,7 +25,6 @@ COMMON_FIELDS = {"model", "stream", "stream_options", "logprobs", "top_logprobs"
 CHAT_FIELDS = COMMON_FIELDS | {"messages", "max_completion_tokens"}
 COMPLETION_FIELDS = COMMON_FIELDS | {"prompt", "echo", "suffix", "best_of"}
 MAX_TOP_LOGPROBS = 20
-MAX_N = 16  # answers (or beams) one request may ask for: one request must not hold the model for long
 
 
 @dataclass(frozen=True)
@@ -49,15 +49,16 @@ def api_names(body: dict, chat: bool) -> dict[str, str]:
     return names
 
 
-def parse_request(body: dict, chat: bool, cap: int | None) -> OpenAIRequest:
-    """Check an OpenAI-style body and turn it into lm.stream() arguments (errors name the API field)."""
+def parse_request(body: dict, chat: bool) -> OpenAIRequest:
+    """Check an OpenAI-style body and turn it into lm.stream() arguments (errors name the API field).
+    The server's policy (its defaults and limits) applies when the parameters are resolved."""
     try:
-        return _parse(body, chat, cap)
+        return _parse(body, chat)
     except ParameterError as err:
         raise err.renamed(api_names(body, chat).get(err.name, err.name)) from None
 
 
-def _parse(body: dict, chat: bool, cap: int | None) -> OpenAIRequest:
+def _parse(body: dict, chat: bool) -> OpenAIRequest:
     fields = {s.api_name: s for s in schema() if s.api_name}
     allowed = (CHAT_FIELDS if chat else COMPLETION_FIELDS) | set(fields)
     for name in body:
@@ -71,6 +72,8 @@ def _parse(body: dict, chat: bool, cap: int | None) -> OpenAIRequest:
             raise ParameterError("echo", body["echo"], "false (echoing the prompt is not supported)")
         if body.get("suffix") is not None:
             raise ParameterError("suffix", body["suffix"], "unset (no insertion mode)")
+        if body.get("best_of") not in (None, 1):
+            raise ParameterError("best_of", body["best_of"], "1 or unset (use n for several answers)")
     for name in ("stream",):
         if body.get(name) is not None and not isinstance(body[name], bool):
             raise ParameterError(name, body[name], "true or false")
@@ -87,33 +90,18 @@ def _parse(body: dict, chat: bool, cap: int | None) -> OpenAIRequest:
         kwargs.setdefault("do_sample", False)
     elif temperature is not None:
         kwargs.setdefault("do_sample", True)
-    for name, value in (("n", body.get("n")), ("num_beams", body.get("num_beams"))):
-        if is_int(value) and value > MAX_N:
-            raise ParameterError(name, value, f"at most {MAX_N} on this server")
     if is_int(body.get("n")) and body["n"] != 1 and "num_beams" not in kwargs:
         kwargs.setdefault("do_sample", True)
     if not body.get("stop"):
         kwargs.pop("stop_strings", None)  # OpenAI's stop: [] or "" means none
+    check_stop(body.get("stop"))
     if chat and body.get("max_completion_tokens") is not None:
         kwargs["max_new_tokens"] = body["max_completion_tokens"]
-    kwargs = cap_tokens(kwargs, cap)
 
     top, logprobs = _logprobs(body, chat)
     kwargs["top_n"] = max(top, kwargs.get("top_n", spec_of("top_n").default))
     return OpenAIRequest(prompt=_prompt(body, chat), kwargs=kwargs, top_logprobs=top, logprobs=logprobs,
                          stream=bool(body.get("stream")), include_usage=bool((options or {}).get("include_usage")))
-
-
-def cap_tokens(kwargs: dict[str, Any], cap: int | None) -> dict[str, Any]:
-    """A request may not ask for more new tokens than the server allows; unset, it gets the cap."""
-    value = kwargs.get("max_new_tokens")
-    if value is None:
-        return {**kwargs, "max_new_tokens": cap} if cap is not None else kwargs
-    if not is_int(value):
-        raise ParameterError("max_new_tokens", value, "an integer >= 1")
-    if cap is not None and value > cap:
-        raise ParameterError("max_new_tokens", value, f"at most {cap} on this server")
-    return kwargs
 
 
 def _logprobs(body: dict, chat: bool) -> tuple[int, bool]:
@@ -144,15 +132,13 @@ def _prompt(body: dict, chat: bool) -> Any:
     prompt = body.get("prompt")
     if isinstance(prompt, list) and len(prompt) == 1 and isinstance(prompt[0], str):
         prompt = prompt[0]
-    if not isinstance(prompt, str):
-        raise ParameterError("prompt", prompt, "a string")
-    return prompt
+    return check_text("prompt", prompt)
 
 
 def check_messages(messages: Any) -> list[dict[str, str]]:
     """OpenAI chat messages as plain {role, content} (text parts joined; 'developer' is a system message)."""
-    if not isinstance(messages, list) or not messages:
-        raise ParameterError("messages", messages, "a non-empty list of {role, content}")
+    if not isinstance(messages, list) or not 1 <= len(messages) <= MAX_MESSAGES:
+        raise ParameterError("messages", messages, f"a list of 1 to {MAX_MESSAGES} messages {{role, content}}")
     out = []
     for i, m in enumerate(messages):
         if not isinstance(m, dict) or m.get("role") not in ("system", "user", "assistant", "developer"):
@@ -164,8 +150,7 @@ def check_messages(messages: Any) -> list[dict[str, str]]:
                        for p in content):
                 raise ParameterError(f"messages[{i}].content", "non-text part", "text parts only")
             content = "".join(p.get("text", "") for p in content)
-        if not isinstance(content, str):
-            raise ParameterError(f"messages[{i}].content", content, "a string")
+        check_text(f"messages[{i}].content", content)
         out.append({"role": "system" if m["role"] == "developer" else m["role"], "content": content})
     return out
 

@@ -7,6 +7,8 @@ controls; the rest are the look-inside calls (card, tokens, template, score, com
 
 from __future__ import annotations
 
+import asyncio
+from functools import partial
 from importlib import resources
 from typing import Any, AsyncIterator
 
@@ -18,7 +20,8 @@ from ..params import GROUPS, check_top_n, schema
 from ..trace import record_json
 from .errors import error_json, internal_error
 from .openai_routes import sse
-from .openai_schema import cap_tokens, check_messages
+from .limits import (MAX_INSTRUCTION_CHARS, MAX_LABEL_CHARS, MAX_TOKENIZE_CHARS, check_list, check_text)
+from .openai_schema import check_messages
 from .state import read_json, served
 
 router = APIRouter()
@@ -41,16 +44,16 @@ async def params(request: Request) -> dict:
     """Every generation parameter: its doc (en, es), range, API name, and this model's default and where it
     comes from (the model's generation_config, transformers, or modelito)."""
     server = served(request)
-    defaults = server.lm.params(0)
+    defaults = server.lm.params(0, policy=server.policy)
     values, sources = defaults.to_dict(), defaults.sources
     out = []
     for spec in schema():
         if spec.api_name is None:
             continue
         entry = spec.to_dict()
-        entry.update(value=values[spec.name], source=sources.get(spec.name, "default"))
-        if spec.name == "max_new_tokens" and server.max_tokens is not None:
-            entry.update(high=server.max_tokens)
+        entry.update(value=values[spec.name], source=sources[spec.name])
+        if spec.name in server.policy.limits:
+            entry.update(high=server.policy.limits[spec.name])
         out.append(entry)
     return {"groups": list(GROUPS), "params": out, "max_tokens": server.max_tokens}
 
@@ -64,10 +67,8 @@ async def status(request: Request) -> dict:
 @router.post("/api/tokenize")
 async def tokenize(request: Request) -> dict:
     body = await read_json(request)
-    text = body.get("text")
-    if not isinstance(text, str):
-        raise ParameterError("text", text, "a string")
-    return served(request).lm.tokenize(text).to_dict()
+    text = check_text("text", body.get("text"), MAX_TOKENIZE_CHARS)
+    return (await asyncio.to_thread(served(request).lm.tokenize, text)).to_dict()
 
 
 @router.post("/api/template")
@@ -75,17 +76,20 @@ async def template(request: Request) -> dict:
     body = await read_json(request)
     lm = served(request).lm
     messages = check_messages(body.get("messages"))
-    text, _ = lm.prompt_ids(messages, add_generation_prompt=bool(body.get("add_generation_prompt", True)))
-    return {"prompt": text, "tokens": lm.tokenize(text).to_dict()}
+    add = bool(body.get("add_generation_prompt", True))
+
+    def render() -> dict:
+        text, _ = lm.prompt_ids(messages, add_generation_prompt=add)
+        return {"prompt": text, "tokens": lm.tokenize(text).to_dict()}
+
+    return await asyncio.to_thread(render)
 
 
 @router.post("/api/score")
 async def score(request: Request) -> dict:
     body = await read_json(request)
     server = served(request)
-    prompt = body.get("text") if body.get("messages") is None else check_messages(body["messages"])
-    if not isinstance(prompt, (str, list)):
-        raise ParameterError("text", prompt, "a string (or messages)")
+    prompt = check_text("text", body.get("text")) if body.get("messages") is None else check_messages(body["messages"])
     top_n = check_top_n(body["top_n"]) if "top_n" in body else None
     return (await server.runner.run(lambda: server.lm.score(prompt, top_n=top_n))).to_dict()
 
@@ -94,17 +98,14 @@ async def score(request: Request) -> dict:
 async def compare(request: Request) -> dict:
     body = await read_json(request)
     server = served(request)
-    settings = body.get("settings")
-    if not isinstance(settings, list) or not 1 <= len(settings) <= 4:
-        raise ParameterError("settings", settings, "a list of 1 to 4 parameter settings")
+    settings = check_list("settings", body.get("settings"), 1, 4, "parameter settings")
     for setting in settings:
         if not isinstance(setting, dict):
             raise ParameterError("settings", setting, "objects of generation parameters")
-        cap_tokens(setting, server.max_tokens)
-    common = _params_of(body, "common", server.max_tokens)
+    common = _params_of(body, "common")
     prompt = _prompt_of(body)
-    server.lm.prompt_ids(prompt)
-    return (await server.runner.run(lambda: server.lm.compare(prompt, settings=settings, **common))).to_dict()
+    compare = partial(server.lm.compare, prompt, settings=settings, policy=server.policy, **common)
+    return (await server.runner.run(compare)).to_dict()
 
 
 @router.post("/api/generate")
@@ -116,7 +117,9 @@ async def generate(request: Request) -> StreamingResponse:
     prefix = body.get("prefix") or ""
     if prefix and not isinstance(prompt, list):
         raise ParameterError("prefix", prefix, "only with messages: the start of the assistant's answer")
-    events = server.lm.stream(prompt, prefix=prefix, **_params_of(body, "params", server.max_tokens))  # checks it all now
+    # lm.stream checks everything now (mistakes are 400s at once); tokenizing is off the event loop.
+    events = await asyncio.to_thread(partial(server.lm.stream, prompt, prefix=prefix, policy=server.policy,
+                                             **_params_of(body, "params")))
 
     async def stream() -> AsyncIterator[str]:
         async for event in server.runner.stream(events, request):
@@ -136,14 +139,15 @@ async def classify(request: Request) -> dict:
     """The LLM by label scoring and, if the server has one, the classifier: same result shape."""
     body = await read_json(request)
     server = served(request)
-    text, labels = body.get("text"), body.get("labels", SENTIMENT)
-    if not isinstance(text, str) or not text.strip():
+    text = check_text("text", body.get("text"))
+    if not text.strip():
         raise ParameterError("text", text, "a non-empty string")
-    if not isinstance(labels, list) or not 2 <= len(labels) <= 10:
-        raise ParameterError("labels", labels, "a list of 2 to 10 labels")
+    labels = check_list("labels", body.get("labels", SENTIMENT), 2, 10, "labels")
+    for label in labels:
+        check_text("labels", label, MAX_LABEL_CHARS)
     instruction = body.get("instruction")
-    if instruction is not None and not isinstance(instruction, str):
-        raise ParameterError("instruction", instruction, "a string with {text}")
+    if instruction is not None:
+        check_text("instruction", instruction, MAX_INSTRUCTION_CHARS)
     results = [await server.runner.run(lambda: server.lm.classify(text, labels, instruction))]
     if server.classifier is not None:
         results.append(await server.runner.run(lambda: server.classifier.classify(text)))
@@ -154,18 +158,15 @@ def _prompt_of(body: dict) -> Any:
     """A request's prompt: chat "messages", else a "prompt" string."""
     if "messages" in body:
         return check_messages(body["messages"])
-    prompt = body.get("prompt")
-    if not isinstance(prompt, (str, list)):
-        raise ParameterError("prompt", prompt, "a string, or messages")
-    return prompt
+    return check_text("prompt", body.get("prompt"))
 
 
-def _params_of(body: dict, field: str, cap: int | None) -> dict[str, Any]:
-    """An object of generation parameters (modelito's names), within the server's token cap."""
+def _params_of(body: dict, field: str) -> dict[str, Any]:
+    """An object of generation parameters (modelito's names); the server's policy bounds them."""
     given = body.get(field) or {}
     if not isinstance(given, dict):
         raise ParameterError(field, given, "an object of generation parameters")
-    return cap_tokens(given, cap)
+    return given
 
 
 def _event_json(event) -> dict:

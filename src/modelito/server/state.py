@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.requests import Request
 
 from ..errors import ModelitoError, ParameterError
+from ..params import Policy
+from .limits import MAX_BODY_BYTES, MAX_N, TooLarge, first_lone_surrogate
 from .runner import Runner
+
+DEFAULT_NEW_TOKENS = 256  # room for a whole chat answer; --max-tokens bounds it
 
 
 @dataclass
@@ -25,6 +29,16 @@ class Served:
     """The most new tokens one request may ask for (and what it gets when it does not say)."""
     classifier: Any = None
     """A `modelito.Classifier` shown next to the LLM in the page's Classify view, or None."""
+    policy: Policy = field(init=False)
+    """The server's defaults and limits for generation parameters, recorded as the source "server"."""
+
+    def __post_init__(self) -> None:
+        limits: dict[str, float] = {"num_return_sequences": MAX_N, "num_beams": MAX_N}
+        defaults = {}
+        if self.max_tokens is not None:
+            limits["max_new_tokens"] = self.max_tokens
+            defaults["max_new_tokens"] = min(DEFAULT_NEW_TOKENS, self.max_tokens)
+        self.policy = Policy(source="server", defaults=defaults, limits=limits)
 
     def check_model(self, requested: Any) -> None:
         """A request may name this server's model, or none; never another (nor a path to load)."""
@@ -37,11 +51,25 @@ def served(request: Request) -> Served:
 
 
 async def read_json(request: Request) -> dict[str, Any]:
-    """The request's JSON object, or a clear 400."""
+    """The request's JSON object, or a clear 400 (413 when it is too large to read)."""
+    declared = request.headers.get("content-length", "")
+    too_large = f"the request body is over this server's limit of {MAX_BODY_BYTES:,} bytes"
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise TooLarge(too_large)
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > MAX_BODY_BYTES:
+            raise TooLarge(too_large)
     try:
-        body = await request.json()
+        body = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise ModelitoError("the request body is not valid JSON") from None
     if not isinstance(body, dict):
         raise ModelitoError("the request body must be a JSON object")
+    found = first_lone_surrogate(body, "body")
+    if found:
+        path, written = found
+        raise ParameterError(path.removeprefix("body."), written, "valid Unicode text: a lone surrogate "
+                             "(\\ud800 to \\udfff) encodes no character")
     return body

@@ -139,6 +139,7 @@ def card_html(card) -> str:
                                                       f"{card.key_value_heads} · {card.hidden_size}"),
         ("Context", f"{card.context_length:,} tokens" if card.context_length else "unknown"),
         ("Stored as", card.dtype),
+        ("Running as", f"{card.loaded['dtype']} on {card.loaded['device']}" if card.loaded else "not loaded (config only)"),
         ("Vocabulary", f"model {card.model_vocab_size:,} · tokenizer {card.tokenizer_vocab_size:,}: {card.vocab_note}"),
         ("Memory (weights)", " · ".join(f"{k} {human_size(v)}" for k, v in card.memory_bytes.items())),
         ("Special tokens", ", ".join(f"{k} {v}" for k, v in card.special_tokens.items())),

@@ -23,6 +23,10 @@ export const T = {
     card_context: "Context", card_stored: "Stored as", card_loaded: "Running as", card_vocabulary: "Vocabulary",
     card_memory: "Memory (weights)", card_template: "Chat template", card_generation: "Generation defaults",
     yes: "yes", no: "no", million: "million", running: "running", waiting: "waiting",
+    tokenizer_lc: "tokenizer", by_llm: "label scoring", by_classifier: "classifier",
+    vocab_padded: "the model's output layer has {n} more rows than the tokenizer has tokens: padded to a size that multiplies fast, never produced",
+    vocab_unreachable: "the tokenizer has {n} tokens the model cannot produce", vocab_same: "the same vocabulary",
+    gen_samples: "samples by default", gen_greedy: "decodes greedily by default (always the most likely token)",
   },
   es: {
     lang: "Idioma", chat: "Chat", params: "Parámetros", tokenizer: "Tokenizador", compare: "Comparar",
@@ -47,6 +51,10 @@ export const T = {
     card_context: "Contexto", card_stored: "Guardado como", card_loaded: "Ejecutándose como", card_vocabulary: "Vocabulario",
     card_memory: "Memoria (pesos)", card_template: "Plantilla de chat", card_generation: "Generación por defecto",
     yes: "sí", no: "no", million: "millones", running: "generando", waiting: "en cola",
+    tokenizer_lc: "tokenizador", by_llm: "puntuación de etiquetas", by_classifier: "clasificador",
+    vocab_padded: "la capa de salida del modelo tiene {n} filas más que tokens el tokenizador: se rellena hasta un tamaño que multiplica rápido, nunca se producen",
+    vocab_unreachable: "el tokenizador tiene {n} tokens que el modelo no puede producir", vocab_same: "el mismo vocabulario",
+    gen_samples: "muestrea por defecto", gen_greedy: "decodifica de forma voraz por defecto (siempre el token más probable)",
   },
 };
 

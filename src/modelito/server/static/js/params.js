@@ -5,7 +5,7 @@ import { esc } from "./format.js";
 import { currentLang, onLang, t } from "./i18n.js";
 
 /** The values the user chose (modelito's names); what is not here takes the default shown. */
-export const chosen = { max_new_tokens: 40, top_n: 8 };
+export const chosen = {};
 let schema = null;
 
 export async function loadParams() {

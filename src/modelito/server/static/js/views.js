@@ -47,7 +47,7 @@ export function initCompare() {
     out.textContent = "…";
     try {
       const d = await api("/api/compare", { messages: [{ role: "user", content: $("#cmpprompt").value }], settings,
-                                             common: { max_new_tokens: chosen.max_new_tokens || 40 } });
+                                             common: chosen });
       let h = '<div class="row">' + d.results.map((r, i) =>
         `<div class="col msg"><span class="role">${esc(d.labels[i])}</span>${esc(r.text)}</div>`).join("") + "</div>";
       h += `<p class="small">${t("under")}</p><table><tr><th></th>` +
@@ -108,7 +108,7 @@ export function initClassify() {
     try {
       const labels = $("#clslabels").value.split(",").map((x) => x.trim()).filter(Boolean);
       const d = await api("/api/classify", { text: $("#clstext").value, labels });
-      out.innerHTML = d.results.map((r) => `<div class="col panel"><b>${esc(r.method)}</b>: ${esc(r.label)}<table>` +
+      out.innerHTML = d.results.map((r) => `<div class="col panel"><b>${esc(t("by_" + r.by))} (${esc(r.model)})</b>: ${esc(r.label)}<table>` +
         r.labels.map((l, i) => `<tr><td class="l">${esc(l)}</td><td>${(100 * r.probs[i]).toFixed(1)}%</td>` +
           `<td class="l"><div style="background:#8ab;height:10px;width:${Math.round(200 * r.probs[i])}px"></div></td></tr>`).join("") +
         "</table>" + (r.generated !== null ? `<p class="small">${t("asked")}: ${esc(JSON.stringify(r.generated))} → ` +
@@ -140,10 +140,27 @@ function renderCard() {
     ["card_context", card.context_length],
     ["card_stored", card.dtype],
     ["card_loaded", loaded],
-    ["card_vocabulary", `${card.model_vocab_size} / ${card.tokenizer_vocab_size}: ${card.vocab_note}`],
+    ["card_vocabulary", vocabulary(card)],
     ["card_template", card.has_chat_template ? t("yes") : t("no")],
-    ["card_generation", card.defaults_sentence],
+    ["card_generation", generation(card.generation_defaults)],
   ];
   $("#cardout").innerHTML = "<table>" + rows.map(([k, v]) =>
     `<tr><th class="l">${esc(t(k))}</th><td class="l">${esc(String(v))}</td></tr>`).join("") + "</table>";
+}
+
+/** Why the model's and the tokenizer's vocabularies differ, in the page's language. */
+function vocabulary(c) {
+  const diff = c.model_vocab_size - c.tokenizer_vocab_size;
+  const sizes = `${t("model")} ${c.model_vocab_size.toLocaleString()} · ${t("tokenizer_lc")} ${c.tokenizer_vocab_size.toLocaleString()}`;
+  const why = diff > 0 ? t("vocab_padded").replace("{n}", diff.toLocaleString())
+    : diff < 0 ? t("vocab_unreachable").replace("{n}", (-diff).toLocaleString()) : t("vocab_same");
+  return `${sizes}: ${why}`;
+}
+
+/** The model's generation defaults (its generation_config), in the page's language. */
+function generation(d) {
+  const knobs = ["temperature", "top_k", "top_p", "min_p", "typical_p", "repetition_penalty", "no_repeat_ngram_size", "max_new_tokens"]
+    .filter((k) => k in d).map((k) => `${k} ${d[k]}`);
+  const head = d.do_sample ? t("gen_samples") : t("gen_greedy");
+  return knobs.length ? `${head}: ${knobs.join(", ")}.` : `${head}.`;
 }
