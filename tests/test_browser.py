@@ -245,3 +245,20 @@ def test_the_page_in_spanish_has_no_english_left(page):
     for doc in ("Keep only the k most likely tokens", "Stop after this many generated tokens"):
         assert doc not in text
     page.select_option("#lang", "en")
+
+
+def test_the_end_of_turn_shows_as_a_marker_not_as_text(browser):
+    """A chat model's answer ends with its end-of-turn token: a marker with its probability, never '<|im_end|>'."""
+    import modelito
+
+    chat_model = modelito.load("modelito-tiny-instruct", device="cpu")
+    with page_of(browser, chat_model, max_tokens_cap=64) as page:
+        page.fill("#input", "Hola modelito, hablas español?")
+        page.click("#send")
+        page.wait_for_selector("#history .tok.end", timeout=60000)
+        marker = page.inner_text("#history .tok.end")
+        assert marker.startswith("⏎ end ") and marker.endswith("%")
+        assert "<|im_end|>" not in page.inner_text("#history")
+        page.click("#history .tok.end")
+        page.wait_for_selector("#details table")
+        shot(page, "end-of-turn")
