@@ -18,9 +18,9 @@ PACKAGE = ROOT / "src" / "modelito"
 # Bottom to top. A module may import its own layer or a lower one, never a higher one.
 LAYERS = {
     "records": {"errors", "rendering", "params", "merge", "trace", "textstream", "protocols"},
-    "engine": {"sampling", "engine", "search"},
+    "engine": {"sampling", "engine", "search", "batch"},
     "library": {"hub", "tokens", "modelcard", "generation", "score", "comparison", "classify", "chat", "lm",
-                "loading"},
+                "loading", "scheduler"},
     "tools": {"train", "testing", "demo"},
     "interfaces": {"views", "cli", "server"},
 }

@@ -53,7 +53,7 @@ def test_cheap_requests_answer_at_once_during_a_generation_and_huge_ones_are_ref
     threading.Thread(target=lambda: (httpx.post(slow_server.url + "/v1/completions", json=LONG, timeout=60),
                                      done.set()), daemon=True).start()
     deadline = time.time() + 10
-    while not runner.running:
+    while not runner.status()["running"]:
         assert time.time() < deadline
         time.sleep(0.01)
     start = time.perf_counter()
@@ -68,7 +68,7 @@ def test_cheap_requests_answer_at_once_during_a_generation_and_huge_ones_are_ref
     assert len(big.text) < 1000  # the input is not echoed back
     small = httpx.post(slow_server.url + "/api/tokenize", json={"text": "Hola modelito"}, timeout=5)
     assert small.status_code == 200 and time.perf_counter() - start < 2.0
-    assert runner.running and not done.is_set()  # all of that while the generation was still running
+    assert runner.status()["running"] and not done.is_set()  # all of that while the generation was still running
     assert done.wait(60)
 
 

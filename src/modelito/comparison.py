@@ -21,7 +21,7 @@ from .generation import Clock, SequenceBuilder, follow, make_result
 from .params import Policy
 from .protocols import LanguageModel, Prompt
 from .rendering import Viewable
-from .sampling import make_sampler
+from .sampling import build_stages, call_rows, make_sampler
 from .search import trace_sequence
 from .trace import Result, json_ready
 
@@ -89,20 +89,22 @@ def compare_settings(lm: LanguageModel, prompt: Prompt, settings: Sequence[Mappi
         if params.do_sample and params.seed is None:  # each row its own, reproducible seed
             params = dataclasses.replace(params, seed=i, sources={**params.sources, "seed": "comparison row"})
         all_params.append(params)
-    samplers = [make_sampler(p, len(ids), lm.device) for p in all_params]
+    # One row per setting, each with its own generator: one batch, one prefill.
+    sampler = make_sampler([call_rows(p, len(ids), lm.device)[0] for p in all_params], lm.device)
     builders = [SequenceBuilder(lm, p) for p in all_params]
     clock = Clock()
-    steps = generate_steps(lm.model, torch.tensor([ids], device=lm.device), samplers,
+    steps = generate_steps(lm.model, torch.tensor([ids], device=lm.device), sampler,
                            max(p.max_new_tokens for p in all_params))
     with contextlib.closing(follow(builders, steps)) as rows:
         for _ in rows:
             clock.tick()
+    stages = [build_stages(p, len(ids)) for p in all_params]  # each setting's own, for its trace and the cross table
     results = tuple(
-        make_result(lm, text, ids, p, s.stages, [b.sequence()], clock.usage(len(ids), [b.steps]))
-        for p, s, b in zip(all_params, samplers, builders)
+        make_result(lm, text, ids, p, s, [b.sequence()], clock.usage(len(ids), [b.steps]))
+        for p, s, b in zip(all_params, stages, builders)
     )
-    cross = [[_under(lm, ids, list(r.sequences[0].token_ids), s.stages, greedy=not p.do_sample)
-              for p, s in zip(all_params, samplers)] for r in results]
+    cross = [[_under(lm, ids, list(r.sequences[0].token_ids), s, greedy=not p.do_sample)
+              for p, s in zip(all_params, stages)] for r in results]
     labels = tuple(", ".join(f"{k}={v!r}" for k, v in s.items()) or "(defaults)" for s in settings)
     return Comparison("settings", prompt, labels, results, tuple(tuple(row) for row in cross))
 

@@ -6,10 +6,10 @@
 
 `generate_steps` is a generator: each step yields one `Draw` per row of the batch. It knows no
 text and no stopping rule but `max_new_tokens`; the text layer (`generation.py`) decides when a
-sequence has ended and simply stops iterating. Every row has its own `Sampler`; rows that share
-one (the `num_return_sequences` answers of one call) are sampled together. Rows never interact:
-a row that has finished keeps being computed, and ignored, until every row is done (as in
-transformers).
+sequence has ended and simply stops iterating. The `Sampler` gives every row its own stages and
+generator. Rows never interact: a row that has finished keeps being computed, and ignored, until
+every row is done (as in transformers). `batch.RunningBatch` runs the same step over rows that
+join and leave.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Iterator, Sequence
 import torch
 from transformers import DynamicCache
 
-from .sampling import Sampler, Stage, choose, run_stages
+from .sampling import Sampler, Stage, sample
 from .trace import ContrastiveChoice
 
 
@@ -62,39 +62,13 @@ def decode_step(model: torch.nn.Module, ids: torch.Tensor, cache: DynamicCache) 
     return out.logits[:, -1].float()
 
 
-def sample_rows(samplers: Sequence[Sampler], ids: torch.Tensor, logits: torch.Tensor) -> tuple[torch.Tensor, list[Draw]]:
-    """Choose every row's next token [B] from its logits [B, V], each row by its own sampler, and
-    record the step. `ids` [B, L] is each row's history (the penalties read it). Consecutive rows
-    that share one Sampler run as one batch."""
-    tokens, draws = [], []
-    for sampler, rows in _runs(samplers):
-        scores = run_stages(sampler.stages, ids[rows], logits[rows])
-        final_lp = scores[-1].log_softmax(-1)  # shared by the draw and the trace
-        token = choose(final_lp, sampler.do_sample, sampler.generator)
-        tokens.append(token)
-        draws += observe(scores, final_lp, token, sampler.top_n, argmax=not sampler.do_sample)
-    return torch.cat(tokens), draws
-
-
-def _runs(samplers: Sequence[Sampler]) -> Iterator[tuple[Sampler, slice]]:
-    """Consecutive rows that share one Sampler, as (sampler, rows)."""
-    start = 0
-    for end in range(1, len(samplers) + 1):
-        if end == len(samplers) or samplers[end] is not samplers[start]:
-            yield samplers[start], slice(start, end)
-            start = end
-
-
 @torch.inference_mode()
 def generate_steps(
-    model: torch.nn.Module,
-    prompt_ids: torch.Tensor,
-    samplers: Sequence[Sampler],
-    max_new_tokens: int,
+    model: torch.nn.Module, prompt_ids: torch.Tensor, sampler: Sampler, max_new_tokens: int
 ) -> Iterator[list[Draw]]:
-    """Yield, per generated token, one `Draw` per row: as many rows as `samplers`, all continuing
-    the same prompt `prompt_ids` [1, L], which is prefilled once and its cache copied to every row."""
-    rows = len(samplers)
+    """Yield, per generated token, one `Draw` per row of `sampler`: every row continues the same
+    prompt `prompt_ids` [1, L], which is prefilled once and its cache copied to every row."""
+    rows = len(sampler.top_n)
     cache = DynamicCache(config=model.config)
     logits = prefill(model, prompt_ids, cache)  # [1, V]
     if rows > 1:
@@ -104,47 +78,63 @@ def generate_steps(
     for i in range(max_new_tokens):
         if i:
             logits = decode_step(model, token[:, None], cache)
-        token, draws = sample_rows(samplers, ids, logits)
+        token, draws = step(sampler, ids, logits)
         yield draws
         ids = torch.cat([ids, token[:, None]], dim=1)
 
 
+def step(sampler: Sampler, ids: torch.Tensor, logits: torch.Tensor) -> tuple[torch.Tensor, list[Draw]]:
+    """Choose every row's next token from its logits [B, V] and record the step: the tokens [B] and
+    one Draw per row."""
+    token, scores, final_lp = sample(sampler, ids, logits)
+    return token, observe(scores, final_lp, token, sampler.top_n, sampler.greedy, sampler.row_stages)
+
+
 def observe(
-    scores: list[torch.Tensor], final_lp: torch.Tensor, token: torch.Tensor, top_n: int, argmax: bool
+    scores: list[torch.Tensor], final_lp: torch.Tensor, token: torch.Tensor, top_n: int | Sequence[int],
+    argmax: bool | torch.Tensor, row_stages: Sequence[Sequence[int]] | None = None,
 ) -> list[Draw]:
     """Select, on the device, what the trace keeps of this step; copy only that to the host.
 
     `scores` are the raw logits then each stage's output [B, V]; `final_lp` is log_softmax(scores[-1]);
-    `token` [B] the chosen tokens; `argmax`: they were chosen greedily, not drawn from final_lp.
-    Returns one Draw per row.
+    `token` [B] the chosen tokens; `argmax` (for all rows, or per row [B]): they were chosen
+    greedily, not drawn from final_lp; `top_n` (for all rows, or per row): how many alternatives to
+    keep; `row_stages`: per row, the indices of the stages that are its own (default: all).
+    Returns one Draw per row, its stage columns those of its own stages.
     """
+    rows = token.shape[0]
+    top_ns = [top_n] * rows if isinstance(top_n, int) else list(top_n)
+    greedy = torch.as_tensor(argmax, device=token.device).expand(rows)
+    greedy_rows = greedy.tolist()
+    n = max(top_ns)
     model_lp = scores[0].log_softmax(-1)
-    top = scores[0].topk(top_n, dim=-1).indices  # [B, N]
+    top = scores[0].topk(n, dim=-1).indices  # [B, N]
     candidates = torch.cat([top, token[:, None]], dim=1)  # [B, N+1]: the top N, then the chosen one
-    # Intermediate stages: gather the candidates, normalise by logsumexp (no [B, V] copy per stage).
+    # Each stage's column: gather the candidates, normalise by logsumexp (no [B, V] copy per stage).
     columns = [model_lp.gather(1, candidates)]
-    columns += [s.gather(1, candidates) - s.logsumexp(-1, keepdim=True) for s in scores[1:-1]]
-    if len(scores) > 1:
-        columns.append(final_lp.gather(1, candidates))
-    if not argmax:
-        sampling_entropy = torch.special.entr(final_lp.exp()).sum(-1)
-    else:
-        # Greedy: the token is chosen with certainty, whatever the scores said.
-        columns.append(torch.where(candidates == token[:, None], 0.0, float("-inf")))
-        sampling_entropy = torch.zeros_like(final_lp[:, 0])
-    stage_lp = torch.stack(columns, dim=-1)  # [B, N+1, S]
+    columns += [s.gather(1, candidates) - s.logsumexp(-1, keepdim=True) for s in scores[1:]]
+    columns.append(final_lp.gather(1, candidates))
+    # Greedy: the token is chosen with certainty, whatever the scores said.
+    columns.append(torch.where(candidates == token[:, None], 0.0, float("-inf")))
+    sampling_entropy = torch.where(greedy, 0.0, torch.special.entr(final_lp.exp()).sum(-1))
+    stage_lp = torch.stack(columns, dim=-1)  # [B, N+1, C]
     rank = (scores[0] > scores[0].gather(1, token[:, None])).sum(-1) + 1
     entropy = torch.special.entr(model_lp.exp()).sum(-1)
 
     ints = torch.cat([candidates, rank[:, None]], dim=1).tolist()
     floats = torch.cat([stage_lp.flatten(1), entropy[:, None], sampling_entropy[:, None]], dim=1).tolist()
-    n, s = top_n, len(columns)
+    width, stages = len(columns), len(scores) - 1
     draws = []
-    for row_ints, row in zip(ints, floats):
-        per_candidate = [row[j * s : (j + 1) * s] for j in range(n + 1)]
+    for r, (row_ints, row) in enumerate(zip(ints, floats)):
+        own = list(range(stages)) if row_stages is None else list(row_stages[r])
+        # The model's column, each own stage's but the last, then the final distribution (the last
+        # own stage, normalised) and, when greedy, certainty.
+        picks = [0] + [1 + i for i in own[:-1]] + ([1 + stages] if own else []) + ([2 + stages] if greedy_rows[r] else [])
+        per_candidate = [[row[j * width + c] for c in picks] for j in range(n + 1)]
+        k = top_ns[r]
         draws.append(Draw(
             token_id=row_ints[n], logprob=per_candidate[n][0], sampling_logprob=per_candidate[n][-1],
-            rank=row_ints[n + 1], entropy=row[-2], sampling_entropy=row[-1], top_ids=row_ints[:n],
-            top_stages=per_candidate[:n], chosen_stages=per_candidate[n],
+            rank=row_ints[n + 1], entropy=row[-2], sampling_entropy=row[-1], top_ids=row_ints[:k],
+            top_stages=per_candidate[:k], chosen_stages=per_candidate[n],
         ))
     return draws

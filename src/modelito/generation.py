@@ -3,7 +3,8 @@
 `stream_events` is the one stream everything consumes: `LM.generate` joins it, the CLI prints it,
 the server forwards it. The engine knows numbers; this layer adds text and decides when each
 sequence ends (an EOS token, a stop string, or max_new_tokens). Comparisons of settings reuse the
-same pieces (`with_seed`, `SequenceBuilder`, `follow`, `make_result`) on rows of their own.
+same pieces (`with_seed`, `SequenceBuilder`, `follow`, `make_result`) on rows of their own, and
+the scheduler (`scheduler.py`) pushes the running batch's draws through `push`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import torch
 from .engine import Draw, generate_steps, stage_names
 from .params import GenerationParams
 from .protocols import LanguageModel
-from .sampling import Stage, make_sampler
+from .sampling import Stage, build_stages, call_rows, make_sampler
 from .search import beam_search, contrastive_steps, trace_sequence
 from .textstream import TextStream
 from .trace import BeamTree, Candidate, Event, Result, Sequence, Step, Usage
@@ -32,15 +33,16 @@ def stream_events(lm: LanguageModel, prompt: str, prompt_ids: list[int], params:
     """
     params = with_seed(params)
     ids = torch.tensor([prompt_ids], device=lm.device)
-    sampler = make_sampler(params, len(prompt_ids), lm.device)
+    stages = build_stages(params, len(prompt_ids))
     if params.strategy == "beam":
-        return _beam_events(lm, prompt, prompt_ids, params, sampler.stages)
+        return _beam_events(lm, prompt, prompt_ids, params, stages)
     if params.strategy == "contrastive":
-        steps = contrastive_steps(lm.model, ids, params, sampler.stages)
+        steps = contrastive_steps(lm.model, ids, params, stages)
     else:
-        steps = generate_steps(lm.model, ids, [sampler] * params.num_return_sequences, params.max_new_tokens)
+        sampler = make_sampler(call_rows(params, len(prompt_ids), lm.device), lm.device)
+        steps = generate_steps(lm.model, ids, sampler, params.max_new_tokens)
     builders = [SequenceBuilder(lm, params) for _ in range(params.num_return_sequences)]
-    return _text_events(lm, prompt, prompt_ids, params, sampler.stages, builders, steps)
+    return _text_events(lm, prompt, prompt_ids, params, stages, builders, steps)
 
 
 def with_seed(params: GenerationParams) -> GenerationParams:
@@ -92,18 +94,23 @@ class SequenceBuilder:
                         finish_reason=self.finish or "length", stop_string=self.text.stop_string)
 
 
+def push(builders: Seq[SequenceBuilder], draws: Seq[Draw]) -> list[Event]:
+    """One step's draws to the rows still running: that step's events, one per running row."""
+    events = []
+    for row, (builder, draw) in enumerate(zip(builders, draws)):
+        if builder.finish:
+            continue
+        step, delta = builder.push(draw)
+        events.append(Event(sequence=row, text=delta, step=step, finish_reason=builder.finish))
+    return events
+
+
 def follow(builders: Seq[SequenceBuilder], steps: Iterator[list[Draw]]) -> Iterator[list[Event]]:
-    """Feed each step's draws to the rows still running; yield that step's events (one per running
-    row); stop when every row has ended, and close the engine's generator."""
+    """Feed each step's draws to the rows still running; yield that step's events; stop when every
+    row has ended, and close the engine's generator."""
     try:
         for draws in steps:
-            events = []
-            for row, (builder, draw) in enumerate(zip(builders, draws)):
-                if builder.finish:
-                    continue
-                step, delta = builder.push(draw)
-                events.append(Event(sequence=row, text=delta, step=step, finish_reason=builder.finish))
-            yield events
+            yield push(builders, draws)
             if all(b.finish for b in builders):
                 return
     finally:
@@ -111,10 +118,10 @@ def follow(builders: Seq[SequenceBuilder], steps: Iterator[list[Draw]]) -> Itera
 
 
 class Clock:
-    """Wall-clock marks of one generation: start, first token, end."""
+    """Wall-clock marks of one generation: start (by default, now), first token, end."""
 
-    def __init__(self) -> None:
-        self.start = time.perf_counter()
+    def __init__(self, start: float | None = None) -> None:
+        self.start = time.perf_counter() if start is None else start
         self.first: float | None = None
 
     def tick(self) -> None:

@@ -85,13 +85,26 @@ class LM:
 
     # -- prompts -----------------------------------------------------------------------------
 
-    def prompt_ids(self, prompt: Prompt, add_generation_prompt: bool = True) -> tuple[str, list[int]]:
+    def prompt_ids(self, prompt: Prompt, add_generation_prompt: bool = True,
+                   prefix: str | Sequence[int] = "") -> tuple[str, list[int]]:
         """The exact prompt text the model sees, and its token ids.
 
         A string is used as it is (plus the BOS token if the tokenizer adds one); a list of chat
         messages goes through the tokenizer's chat template (with the assistant's opening when
-        `add_generation_prompt`).
+        `add_generation_prompt`). `prefix` follows: the beginning of the answer, as text or as exact
+        token ids.
         """
+        text, ids = self._rendered(prompt, add_generation_prompt)
+        if not prefix:
+            return text, ids
+        if isinstance(prefix, str):
+            return text + prefix, ids + list(self.tokenizer(prefix, add_special_tokens=False)["input_ids"])
+        if not isinstance(prefix, (list, tuple)) or not all(is_int(t) and 0 <= t < self.vocab_size for t in prefix):
+            raise ParameterError("prefix", prefix, f"a string, or a list of token ids (integers from 0 below "
+                                 f"{self.vocab_size})")
+        return text + self.tokenizer.decode(list(prefix)), ids + list(prefix)
+
+    def _rendered(self, prompt: Prompt, add_generation_prompt: bool) -> tuple[str, list[int]]:
         if isinstance(prompt, str):
             ids = self.tokenizer(prompt)["input_ids"]
             if not ids:
@@ -138,9 +151,7 @@ class LM:
             given = "input_ids" if "input_ids" in generation_kwargs else "prompt"
             raise ParameterError(given, generation_kwargs.get(given), "the prompt as text, or a list of chat "
                                  "messages: lm.generate('Hola') or lm.generate([{'role': 'user', 'content': 'Hola'}])")
-        text, ids = self.prompt_ids(prompt)
-        if prefix:
-            text, ids = self._with_prefix(text, ids, prefix)
+        text, ids = self.prompt_ids(prompt, prefix=prefix)
         params = self.params(len(ids), policy=policy, **generation_kwargs)
         return stream_events(self, text, ids, params)
 
@@ -155,15 +166,6 @@ class LM:
             result = event.result or result
         assert result is not None  # the stream always ends with the result
         return result
-
-    def _with_prefix(self, text: str, ids: list[int], prefix: str | Sequence[int]) -> tuple[str, list[int]]:
-        if isinstance(prefix, str):
-            return text + prefix, ids + list(self.tokenizer(prefix, add_special_tokens=False)["input_ids"])
-        if not isinstance(prefix, (list, tuple)) or not all(
-                is_int(t) and 0 <= t < self.vocab_size for t in prefix):
-            raise ParameterError("prefix", prefix, f"a string, or a list of token ids (integers from 0 below "
-                                 f"{self.vocab_size})")
-        return text + self.tokenizer.decode(list(prefix)), ids + list(prefix)
 
     def score(self, prompt: Prompt, top_n: int | None = None) -> Score:
         """How surprising each token of a text (or a rendered chat) is: log-probability, rank,

@@ -23,6 +23,10 @@ def register(commands, lang: str) -> None:
                        help="require this key on every API request (default: $MODELITO_API_KEY)")
     serve.add_argument("--max-tokens", type=int, default=512, help="the most tokens one request may generate "
                        "(default: %(default)s); a request that does not say gets min(256, this)")
+    serve.add_argument("--max-batch", type=int, default=16, help="requests decoding together in one running "
+                       "batch (default: %(default)s); 1 serves one request at a time")
+    serve.add_argument("--max-waiting", type=int, default=64, help="requests that may wait for a place in the "
+                       "batch (default: %(default)s); beyond, a 429 says to try again")
     serve.add_argument("--classifier", default=None, help="a text-classification model to show next to the LLM "
                        "in the Classify view (e.g. lxyuan/distilbert-base-multilingual-cased-sentiments-student)")
     serve.set_defaults(run=run_serve)
@@ -36,8 +40,10 @@ def run_serve(args, text) -> int:
     except ImportError as err:  # a damaged environment: the server's packages are in the base install
         raise ModelitoError(f"the server's package {err.name} is missing: reinstall modelito "
                             f"({sys.executable} -m pip install fastapi uvicorn)") from err
-    if args.max_tokens < 1:
-        raise ModelitoError(f"--max-tokens {args.max_tokens}: give at least 1")
+    for flag, value, low in (("--max-tokens", args.max_tokens, 1), ("--max-batch", args.max_batch, 1),
+                             ("--max-waiting", args.max_waiting, 0)):
+        if value < low:
+            raise ModelitoError(f"{flag} {value}: give at least {low}")
     check_port(args.host, args.port)  # before loading a model for nothing
     lm = load_model(args, text)
     classifier = None
@@ -45,7 +51,8 @@ def run_serve(args, text) -> int:
         from ..classify import Classifier
 
         classifier = Classifier(args.classifier, device=args.device)
-    app = create_app(lm, api_key=args.api_key, max_tokens_cap=args.max_tokens, classifier=classifier)
+    app = create_app(lm, api_key=args.api_key, max_tokens_cap=args.max_tokens, classifier=classifier,
+                     max_batch=args.max_batch, max_waiting=args.max_waiting)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     check_port(args.host, args.port)  # again: another program may have taken it while the model loaded
     print(text("serving", model=lm.name, url=f"http://{args.host}:{args.port}/"), file=sys.stderr)

@@ -11,6 +11,7 @@ as the CLI; a user's mistake is a 400 in OpenAI's shape that names the field.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from importlib import resources
 from typing import Any
@@ -25,11 +26,19 @@ from .state import Served
 
 
 def create_app(lm: Any, *, api_key: str | None = None, max_tokens_cap: int | None = None, name: str | None = None,
-               classifier: Any = None) -> FastAPI:
-    """The ASGI app serving `lm`. `max_tokens_cap` bounds (and defaults) every request's new tokens;
-    `classifier` (a `modelito.Classifier`) is shown next to the LLM in the page's Classify view."""
-    app = FastAPI(title="modelito", docs_url=None, redoc_url=None)
-    app.state.served = Served(lm=lm, name=name or lm.name, runner=Runner(), max_tokens=max_tokens_cap,
+               classifier: Any = None, max_batch: int = 16, max_waiting: int = 64) -> FastAPI:
+    """The ASGI app serving `lm`. `max_tokens_cap` bounds every request's new tokens; `max_batch` rows
+    decode together (1: one request at a time) and `max_waiting` requests may wait for a place (then
+    429); `classifier` (a `modelito.Classifier`) is shown next to the LLM in the page's Classify view."""
+    runner = Runner(lm, max_batch=max_batch, max_waiting=max_waiting)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        runner.close()
+
+    app = FastAPI(title="modelito", docs_url=None, redoc_url=None, lifespan=lifespan)
+    app.state.served = Served(lm=lm, name=name or lm.name, runner=runner, max_tokens=max_tokens_cap,
                               classifier=classifier)
     errors.install(app)
     app.add_middleware(Guard, api_key=api_key)

@@ -5,9 +5,7 @@ Each consumes `lm.stream(...)`, the same stream the CLI prints, through the mode
 
 from __future__ import annotations
 
-import asyncio
 import json
-from functools import partial
 from typing import Any, AsyncIterator
 
 from fastapi import APIRouter, Request, Response
@@ -42,14 +40,14 @@ async def _complete(request: Request, chat: bool) -> Any:
     body = await read_json(request)
     server.check_model(body.get("model"))
     req = oai.parse_request(body, chat)
-    try:  # checks everything now, so mistakes are 400s at once; tokenizing the prompt is off the event loop
-        events = await asyncio.to_thread(partial(server.lm.stream, req.prompt, policy=server.policy, **req.kwargs))
+    try:  # checked now (a mistake is a 400 at once), then queued for the running batch
+        events = await server.runner.generate(request, req.prompt, policy=server.policy, **req.kwargs)
     except ParameterError as err:
         raise err.renamed(oai.api_names(body, chat).get(err.name, err.name)) from None
     if req.stream:
         return StreamingResponse(_chunks(server, request, req, events, chat), media_type="text/event-stream")
     result = None
-    async for event in server.runner.stream(events, request):
+    async for event in events:
         if isinstance(event, Exception):
             if isinstance(event, ModelitoError):
                 raise event
@@ -65,7 +63,7 @@ async def _chunks(server: Served, request: Request, req: oai.OpenAIRequest, even
     head = {"id": rid, "object": "chat.completion.chunk" if chat else "text_completion", "created": created,
             "model": server.name}
     started: set[int] = set()
-    async for event in server.runner.stream(events, request):
+    async for event in events:
         if isinstance(event, Exception):
             if not isinstance(event, ModelitoError):
                 internal_error(event, request.url.path)  # logged; the client gets the same shape as an event

@@ -117,12 +117,12 @@ async def generate(request: Request) -> StreamingResponse:
     prefix = body.get("prefix") or ""
     if prefix and not isinstance(prompt, list):
         raise ParameterError("prefix", prefix, "only with messages: the start of the assistant's answer")
-    # lm.stream checks everything now (mistakes are 400s at once); tokenizing is off the event loop.
-    events = await asyncio.to_thread(partial(server.lm.stream, prompt, prefix=prefix, policy=server.policy,
-                                             **_params_of(body, "params")))
+    # Checked now (a mistake is a 400 at once), then queued for the running batch.
+    events = await server.runner.generate(request, prompt, prefix=prefix, policy=server.policy,
+                                          **_params_of(body, "params"))
 
     async def stream() -> AsyncIterator[str]:
-        async for event in server.runner.stream(events, request):
+        async for event in events:
             if isinstance(event, Exception):
                 if not isinstance(event, ModelitoError):
                     internal_error(event, request.url.path)

@@ -1,102 +1,68 @@
-"""How requests share one model: one at a time, in arrival order, on one worker thread.
+"""The server's side of the scheduler: requests join the running batch from the event loop.
 
-The event loop never runs the model. A request's work (a stream of events, or one call) is
-queued on a single-thread executor, which is the queue; the loop keeps accepting and answering
-other requests. A client that goes away stops its work at the next token, or before it starts.
+The event loop never runs the model. A generation is submitted to the `Scheduler` (checked on a
+worker thread: a mistake is a 400 at once, a full queue a 429); its events come back to the loop as
+the batch produces them. Other model work (a score, a comparison, a classification) runs alone
+between two steps. A client that goes away, streaming or not, cancels its call: its rows leave the
+batch at the next step.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import threading
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, AsyncIterator, Callable, Iterator
+from functools import partial
+from typing import Any, AsyncIterator, Callable
 
 from starlette.requests import Request
 
-log = logging.getLogger("modelito.server")
-
-_DONE = object()
+from ..scheduler import Scheduler, Ticket
 
 
 class Runner:
-    """The model's queue: `run` a call, or `stream` an iterator, on the model's own thread."""
+    """Async access to one model's scheduler."""
 
-    def __init__(self) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="modelito-model")
-        self._count = threading.Lock()
-        self.waiting = 0  # queued, not started
-        self.running = 0  # 0 or 1
+    def __init__(self, lm: Any, max_batch: int = 16, max_waiting: int = 64) -> None:
+        self.scheduler = Scheduler(lm, max_batch=max_batch, max_waiting=max_waiting)
 
     def status(self) -> dict[str, Any]:
-        return {"running": self.running, "waiting": self.waiting}
+        return self.scheduler.status()
 
     def busy(self) -> bool:
-        return bool(self.running or self.waiting)
+        return self.scheduler.busy()
+
+    def close(self) -> None:
+        self.scheduler.close()
 
     async def run(self, fn: Callable[[], Any]) -> Any:
-        """fn() on the model's thread, after the requests before it."""
-        return await asyncio.get_running_loop().run_in_executor(self._executor, self._counted(fn))
+        """fn() alone on the model, between two steps of the batch."""
+        return await asyncio.wrap_future(self.scheduler.call(fn))
 
-    async def stream(self, items: Iterator[Any], request: Request | None = None) -> AsyncIterator[Any]:
-        """Iterate `items` on the model's thread, handing each item to the event loop as it comes.
-
-        An exception raised by the iterator is yielded (as the last item) rather than raised, so a
-        stream already under way can report it. When the client of `request` disconnects, or the
-        consumer stops, the iterator is closed at its next item.
-        """
+    async def generate(self, request: Request | None, prompt: Any, **kwargs: Any) -> AsyncIterator[Any]:
+        """Submit a generation (`lm.stream`'s arguments); its events, as an async iterator. An exception
+        the call meets on the way is yielded as its last item, so a stream under way can report it."""
         loop = asyncio.get_running_loop()
-        queue: asyncio.Queue = asyncio.Queue()
-        stop = threading.Event()
-
-        def work() -> None:
-            try:
-                if stop.is_set():
-                    return  # the client left while waiting
-                for item in items:
-                    loop.call_soon_threadsafe(queue.put_nowait, item)
-                    if stop.is_set():
-                        break
-            except Exception as err:  # noqa: BLE001 - handed to the consumer, and logged there
-                loop.call_soon_threadsafe(queue.put_nowait, err)
-            finally:
-                close = getattr(items, "close", None)
-                if close is not None:
-                    close()
-                loop.call_soon_threadsafe(queue.put_nowait, _DONE)
-
-        worker = loop.run_in_executor(self._executor, self._counted(work))
-        watcher = asyncio.ensure_future(_watch(request, stop)) if request is not None else None
-        try:
-            while (item := await queue.get()) is not _DONE:
-                yield item
-        finally:
-            stop.set()
-            if watcher is not None:
-                watcher.cancel()
-            worker.add_done_callback(lambda f: f.exception())
-
-    def _counted(self, fn: Callable[[], Any]) -> Callable[[], Any]:
-        with self._count:
-            self.waiting += 1
-
-        def counted() -> Any:
-            with self._count:
-                self.waiting -= 1
-                self.running += 1
-            try:
-                return fn()
-            finally:
-                with self._count:
-                    self.running -= 1
-
-        return counted
+        items: asyncio.Queue = asyncio.Queue()
+        deliver = partial(loop.call_soon_threadsafe, items.put_nowait)
+        ticket = await asyncio.to_thread(partial(self.scheduler.submit, prompt, deliver, **kwargs))
+        return _events(ticket, items, request)
 
 
-async def _watch(request: Request, stop: threading.Event) -> None:
-    """Set `stop` when the client disconnects. The body was read already, so the next message the
+async def _events(ticket: Ticket, items: asyncio.Queue, request: Request | None) -> AsyncIterator[Any]:
+    watcher = asyncio.ensure_future(_watch(request, ticket)) if request is not None else None
+    try:
+        while (item := await items.get()) is not None:
+            yield item
+            if isinstance(item, BaseException):
+                return
+    finally:
+        ticket.cancel()  # done, or nobody is listening any more
+        if watcher is not None:
+            watcher.cancel()
+
+
+async def _watch(request: Request, ticket: Ticket) -> None:
+    """Cancel the call when its client disconnects. The body was read already, so the next message the
     server receives for this request is its disconnection."""
-    while not stop.is_set():
+    while not ticket.cancelled.is_set():
         if (await request.receive())["type"] == "http.disconnect":
-            stop.set()
+            ticket.cancel()

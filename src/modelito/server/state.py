@@ -25,6 +25,7 @@ class Served:
     name: str
     """The name clients use for it (`model` in requests)."""
     runner: Runner
+    """The model's scheduler: the running batch, and the queue in front of it."""
     max_tokens: int | None = None
     """The most new tokens one request may ask for (and what it gets when it does not say)."""
     classifier: Any = None

@@ -27,7 +27,9 @@ setLang(currentLang());
 async function status() {
   try {
     const s = await api("/api/status");
-    $("#status").textContent = s.running || s.waiting ? `${t("running")} ${s.running} · ${t("waiting")} ${s.waiting}` : "";
+    $("#status").textContent = s.rows || s.waiting
+      ? `${t("rows")} ${s.rows}/${s.max_batch} · ${t("waiting")} ${s.waiting} · ${s.tokens_per_second.toFixed(0)} ${t("tps")}`
+      : "";
   } catch (e) { /* the next poll will tell */ }
 }
 
