@@ -20,7 +20,7 @@ LAYERS = {
     "records": {"errors", "rendering", "params", "merge", "trace", "textstream", "protocols"},
     "engine": {"sampling", "engine", "search", "batch"},
     "library": {"hub", "tokens", "modelcard", "generation", "score", "comparison", "classify", "chat", "lm",
-                "loading", "scheduler"},
+                "loading", "scheduler", "engines", "remote"},
     "tools": {"train", "testing", "demo"},
     "interfaces": {"views", "cli", "server"},
 }

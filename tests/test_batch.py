@@ -170,7 +170,12 @@ def test_a_newcomer_gets_its_first_token_within_a_few_steps(tiny_lm, slow_forwar
 def test_a_full_queue_says_busy(tiny_lm, slow_forward):
     scheduler = Scheduler(tiny_lm, max_batch=1, max_waiting=2)
     try:
-        for _ in range(3):  # one running, two waiting
+        scheduler.submit("Hola", lambda item: None, max_new_tokens=50, min_new_tokens=50, do_sample=False)
+        deadline = time.time() + 10
+        while scheduler.status()["rows"] < 1:  # the first is running
+            assert time.time() < deadline
+            time.sleep(0.01)
+        for _ in range(2):  # and two wait
             scheduler.submit("Hola", lambda item: None, max_new_tokens=50, min_new_tokens=50, do_sample=False)
         with pytest.raises(Busy, match="2 requests are waiting"):
             scheduler.submit("Hola", lambda item: None, max_new_tokens=5)

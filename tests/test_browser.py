@@ -199,7 +199,8 @@ def test_every_page_string_exists_in_both_languages():
     from modelito.params import GROUPS
 
     used |= {f"group_{g}" for g in GROUPS} | {f"src_{s}" for s in ("user", "model", "transformers default",
-                                                                   "default", "server")}
+                                                                   "default", "server", "engine")}
+    used |= {f"lp_{kind}" for kind in ("raw", "processed", "exact", "unknown")}
     used |= {"by_llm", "by_classifier", "kept", "pruned", "finished", "ended"}
     assert used <= set(table["en"]), used - set(table["en"])
 

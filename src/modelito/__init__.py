@@ -14,7 +14,7 @@ from .trace import Candidate, Event, Result, Sequence, Step, Usage
 __version__ = "0.1.0"
 
 __all__ = [
-    "load", "LM", "describe", "compare", "compare_tokenizers", "Classifier", "Scheduler", "GenerationParams", "Result", "Sequence", "Step", "Candidate", "Event", "Usage",
+    "load", "LM", "describe", "compare", "compare_tokenizers", "Classifier", "Scheduler", "connect", "GenerationParams", "Result", "Sequence", "Step", "Candidate", "Event", "Usage",
     "ModelitoError", "ModelLoadError", "ParameterError", "PromptTooLongError", "__version__",
 ]
 
@@ -29,6 +29,7 @@ _LAZY = {
     "compare_tokenizers": ("tokens", "compare_tokenizers"),
     "Classifier": ("classify", "Classifier"),
     "Scheduler": ("scheduler", "Scheduler"),
+    "connect": ("remote", "connect"),
 }
 
 

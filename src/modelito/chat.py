@@ -37,7 +37,7 @@ class Conversation(Viewable):
     """Messages with a system message, user and assistant turns; grows by appending messages."""
 
     def __init__(self, lm: LanguageModel, system: str | None = None, messages: list[dict[str, str]] | None = None) -> None:
-        if not getattr(lm.tokenizer, "chat_template", None):
+        if not lm.can_chat:
             raise ModelitoError(
                 f"{lm.name} has no chat template: it is a base model, trained to continue text, not to take "
                 "turns. Give it the beginning of a text instead: lm.generate('Caminando por la calle me encontré a')."

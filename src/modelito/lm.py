@@ -67,6 +67,14 @@ class LM:
         return context_length(self.model.config)[0]
 
     @property
+    def can_chat(self) -> bool:
+        """Whether it has a chat template (an instruct model) to render messages with."""
+        return bool(getattr(self.tokenizer, "chat_template", None))
+
+    remote = None
+    """None: a local model (a remote engine's `RemoteLM` says which engine)."""
+
+    @property
     def vocab_size(self) -> int:
         """Rows of the model's output layer: the token ids it can produce."""
         head = self.model.get_output_embeddings()

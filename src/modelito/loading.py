@@ -9,11 +9,13 @@ import torch
 from .errors import ModelLoadError
 from .hub import RANDOM_PREFIX, choose_device, choose_dtype, from_pretrained, resolve_name
 from .lm import LM
+from .remote import RemoteLM, connect, is_url
 
 RANDOM_SEED = 0  # random weights are still reproducible
 
 
-def load(name_or_path: str | os.PathLike, device: str = "auto", dtype: str = "auto") -> LM:
+def load(name_or_path: str | os.PathLike, device: str = "auto", dtype: str = "auto", *,
+         logprobs: str | None = None) -> LM | RemoteLM:
     """Load a causal language model and its tokenizer.
 
     `name_or_path`: a Hugging Face hub id (`"Qwen/Qwen2.5-0.5B-Instruct"`, from the local cache when
@@ -22,10 +24,14 @@ def load(name_or_path: str | os.PathLike, device: str = "auto", dtype: str = "au
     `config.json` with random weights (for benchmarks and offline demos).
     `device`: "auto" (CUDA when available, else CPU), or any torch device ("cpu", "cuda:1").
     `dtype`: "auto" (the model's own dtype on a GPU, float32 on a CPU) or a torch dtype name.
+    A URL (`http://host:8000/v1`, the model after `#`) connects to a remote engine instead: see
+    `modelito.connect` (`logprobs` says what its log-probabilities are, when you know).
 
     >>> lm = load("random:../shared/fixtures/qwen2.5-0.5b-instruct")  # doctest: +SKIP
     """
     name = str(name_or_path)
+    if is_url(name):
+        return connect(name, logprobs=logprobs)
     random_weights = name.startswith(RANDOM_PREFIX)
     source = resolve_name(name[len(RANDOM_PREFIX):] if random_weights else name)
     if not source:

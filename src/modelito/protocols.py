@@ -27,6 +27,9 @@ class LanguageModel(Protocol):
     random_weights: bool
 
     @property
+    def can_chat(self) -> bool: ...
+
+    @property
     def device(self) -> torch.device: ...
 
     @property

@@ -19,7 +19,7 @@ from typing import Any
 from .errors import ModelitoError
 from .rendering import Viewable
 
-FINISH_REASONS = ("eos", "stop", "length")
+FINISH_REASONS = ("eos", "stop", "length", "interrupted")
 STRATEGIES = ("greedy", "sample", "beam", "contrastive")
 
 
@@ -102,7 +102,8 @@ class Sequence:
     token_ids: tuple[int, ...]
     steps: tuple[Step, ...]
     finish_reason: str
-    """'eos' (an end-of-sequence token), 'stop' (a stop string) or 'length' (max_new_tokens)."""
+    """'eos' (an end-of-sequence token), 'stop' (a stop string, or a remote engine's stop), 'length'
+    (max_new_tokens), or 'interrupted' (a remote engine's stream broke: the Result's warnings say where)."""
     stop_string: str | None = None
     score: float | None = None
     """Beam search only: the length-normalised score it was ranked by (transformers' sequences_scores)."""
@@ -199,6 +200,9 @@ class Result(Viewable):
     warnings: tuple[str, ...] = field(default=())
     beam_tree: BeamTree | None = None
     """Beam search only: the search tree."""
+    engine: dict[str, str] | None = None
+    """A remote engine's result: its kind, URL and what its log-probabilities are ('raw', 'processed',
+    'exact', 'unknown'). Values it does not give are NaN (null in JSON)."""
 
     @property
     def text(self) -> str:

@@ -67,7 +67,7 @@ def register(commands, lang: str) -> None:
 
 def prompt_for(lm, args: argparse.Namespace):
     """The chat template by default for models that have one; --raw gives the text as it is."""
-    use_chat = not args.raw and bool(getattr(lm.tokenizer, "chat_template", None))
+    use_chat = not args.raw and lm.can_chat
     if getattr(args, "chat", None) and not use_chat and not args.raw:
         raise ModelitoError(f"{lm.name} has no chat template: drop --chat to continue the text as it is")
     if not use_chat:
@@ -78,16 +78,20 @@ def prompt_for(lm, args: argparse.Namespace):
 
 def run_info(args, text) -> int:
     from ..modelcard import describe
+    from ..remote import connect, is_url
 
-    card = describe(args.model or default_model())
+    name = args.model or default_model()
+    card = connect(name).info() if is_url(name) else describe(name)
     print_json(card.to_dict()) if args.json else print(card)
     return 0
 
 
 def run_tokenize(args, text) -> int:
+    from ..remote import connect, is_url
     from ..tokens import compare_tokenizers
 
-    tokens = compare_tokenizers(args.text, args.model or default_model()).results[0]
+    name = args.model or default_model()
+    tokens = connect(name).tokenize(args.text) if is_url(name) else compare_tokenizers(args.text, name).results[0]
     if args.json:
         print_json(tokens.to_dict())
         return 0

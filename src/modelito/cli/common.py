@@ -51,10 +51,13 @@ def default_model() -> str:
 
 def add_model(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-m", "--model", default=None,
-                        help=f"model: hub id, folder, random:<...> or a shipped model (default: $MODELITO_MODEL, "
-                             f"else {DEFAULT_MODEL})")
+                        help=f"model: hub id, folder, random:<...>, a shipped model, or the URL of a remote engine "
+                             f"(http://host:8000/v1#model) (default: $MODELITO_MODEL, else {DEFAULT_MODEL})")
     parser.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, cuda:N")
     parser.add_argument("--dtype", default="auto", help="auto (the model's own on a GPU, float32 on a CPU) or a dtype")
+    parser.add_argument("--logprobs-mode", choices=("raw", "processed", "unknown"), default=None,
+                        help="with -m URL (a remote engine): what its log-probabilities are, when you know (vLLM's "
+                             "--logprobs-mode)")
 
 
 def add_generation(parser: argparse.ArgumentParser, lang: str = "en") -> None:
@@ -135,7 +138,7 @@ def load_model(args: argparse.Namespace, text) -> Any:
     name = args.model or default_model()
     print(text("loading", model=name), file=sys.stderr, flush=True)
     try:
-        lm = modelito.load(name, device=args.device, dtype=args.dtype)
+        lm = modelito.load(name, device=args.device, dtype=args.dtype, logprobs=getattr(args, "logprobs_mode", None))
     except ModelLoadError as err:
         if name != OFFLINE_MODEL and "could not be downloaded" in str(err):
             raise ModelLoadError(f"{err} {text('not_found_hint', offline=OFFLINE_MODEL)}") from err

@@ -17,6 +17,8 @@ def register(commands, lang: str) -> None:
                                             "unless --host says otherwise. Example: modelito serve -m "
                                             "modelito-tiny-instruct, then open http://127.0.0.1:8000/")
     add_model(serve)
+    serve.add_argument("--remote", default=None, metavar="URL", help="put the page and modelito's API in front of a "
+                       "remote engine (vLLM, llama.cpp, any OpenAI-compatible server): http://host:8000/v1[#model]")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s, this machine only)")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--api-key", default=os.environ.get("MODELITO_API_KEY"),
@@ -45,6 +47,8 @@ def run_serve(args, text) -> int:
         if value < low:
             raise ModelitoError(f"{flag} {value}: give at least {low}")
     check_port(args.host, args.port)  # before loading a model for nothing
+    if args.remote:
+        args.model = args.remote
     lm = load_model(args, text)
     classifier = None
     if args.classifier:

@@ -21,7 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import errors, openai_routes, page_routes
-from .runner import Runner
+from .runner import RemoteRunner, Runner
 from .state import Served
 
 
@@ -30,7 +30,8 @@ def create_app(lm: Any, *, api_key: str | None = None, max_tokens_cap: int | Non
     """The ASGI app serving `lm`. `max_tokens_cap` bounds every request's new tokens; `max_batch` rows
     decode together (1: one request at a time) and `max_waiting` requests may wait for a place (then
     429); `classifier` (a `modelito.Classifier`) is shown next to the LLM in the page's Classify view."""
-    runner = Runner(lm, max_batch=max_batch, max_waiting=max_waiting)
+    # A local model gets modelito's running batch; a remote engine batches its own requests.
+    runner = (RemoteRunner if lm.remote else Runner)(lm, max_batch=max_batch, max_waiting=max_waiting)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -21,8 +21,9 @@ router = APIRouter()
 
 @router.get("/v1/models")
 async def models(request: Request) -> dict:
-    name = served(request).name
-    return {"object": "list", "data": [{"id": name, "object": "model", "created": oai.now(), "owned_by": "modelito"}]}
+    server = served(request)
+    return {"object": "list", "data": [{"id": server.name, "object": "model", "created": oai.now(),
+                                        "owned_by": "modelito", "max_model_len": server.lm.context_length}]}
 
 
 @router.post("/v1/chat/completions")

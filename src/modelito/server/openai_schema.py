@@ -189,7 +189,8 @@ def completion_logprobs(steps, top: int) -> dict:
 def step_json(s) -> dict:
     """One token with the sampler's probability next to the model's, after every stage, and entropy."""
     return {"token_id": s.token_id, "text": s.text, "logprob": _lp(s.logprob), "sampling_logprob": _lp(s.sampling_logprob),
-            "rank": s.rank, "entropy": s.entropy, "stages": [_lp(x) for x in s.stages],
+            "rank": s.rank, "entropy": s.entropy, "sampling_entropy": s.sampling_entropy,
+            "stages": [_lp(x) for x in s.stages],
             "top": [{"token_id": c.token_id, "text": c.text, "logprob": _lp(c.logprob),
                      "sampling_logprob": _lp(c.sampling_logprob), "stages": [_lp(x) for x in c.stages]} for c in s.top]}
 
@@ -252,6 +253,10 @@ def chunk_choice(request: OpenAIRequest, event, chat: bool, first: bool, token_b
         choice["modelito"] = {"step": step_json(event.step)}
     if event.finish_reason:
         choice["finish_reason"] = "length" if event.finish_reason == "length" else "stop"
+    if event.result is not None:  # the last chunk: what the whole trace needs (a remote modelito reads it)
+        result = event.result
+        choice.setdefault("modelito", {}).update(stage_names=list(result.stage_names), params=result.params,
+                                                  strategy=result.strategy)
     return choice
 
 

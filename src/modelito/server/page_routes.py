@@ -47,11 +47,13 @@ async def params(request: Request) -> dict:
     defaults = server.lm.params(0, policy=server.policy)
     values, sources = defaults.to_dict(), defaults.sources
     out = []
+    takes = server.lm.remote.fields if server.lm.remote else None
     for spec in schema():
-        if spec.api_name is None:
+        if spec.api_name is None or (takes is not None and spec.name not in takes and spec.name != "do_sample"):
             continue
         entry = spec.to_dict()
-        entry.update(value=values[spec.name], source=sources[spec.name])
+        # What a remote engine decides itself, modelito does not know: no value, the source says so.
+        entry.update(value=None if sources[spec.name] == "engine" else values[spec.name], source=sources[spec.name])
         if spec.name in server.policy.limits:
             entry.update(high=server.policy.limits[spec.name])
         out.append(entry)

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from ..errors import ModelitoError, ParameterError
 from ..params import Policy
 from .limits import MAX_BODY_BYTES, MAX_N, TooLarge, first_lone_surrogate
-from .runner import Runner
+from .runner import RemoteRunner, Runner
 
 DEFAULT_NEW_TOKENS = 256  # room for a whole chat answer; --max-tokens bounds it
 
@@ -24,7 +24,7 @@ class Served:
     """The model: an `LM`."""
     name: str
     """The name clients use for it (`model` in requests)."""
-    runner: Runner
+    runner: Runner | RemoteRunner
     """The model's scheduler: the running batch, and the queue in front of it."""
     max_tokens: int | None = None
     """The most new tokens one request may ask for (and what it gets when it does not say)."""

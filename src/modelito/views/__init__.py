@@ -20,6 +20,7 @@ VIEWS = {
     "Conversation": (text.format_conversation, html.conversation_html),
     "Classification": (text.format_classification, html.classification_html),
     "Evaluation": (text.format_evaluation, html.evaluation_html),
+    "RemoteCard": (text.format_remote_card, html.remote_card_html),
 }
 
 for _name, (_text, _html) in VIEWS.items():

@@ -41,7 +41,7 @@ function esc(s){return s.replace(/[&<>"]/g,function(c){return {'&':'&amp;','<':'
 root.addEventListener('click',function(e){var t=e.target.closest('.t');if(!t||t.dataset.s===undefined)return;
 root.querySelectorAll('.t.sel').forEach(function(x){x.classList.remove('sel');});t.classList.add('sel');
 var s=data.steps[+t.dataset.q][+t.dataset.s];var names=data.stages;
-var h='<b>'+esc(JSON.stringify(s.text))+'</b> · model '+pct(s.logprob)+' · sampler '+pct(s.sampling_logprob)+' · rank '+s.rank+' · entropy '+s.entropy.toFixed(2)+' nats';
+var h='<b>'+esc(JSON.stringify(s.text))+'</b> · model '+pct(s.logprob)+' · sampler '+pct(s.sampling_logprob)+' · rank '+(s.rank||'?')+' · entropy '+(s.entropy===null?'n/a':s.entropy.toFixed(2)+' nats');
 h+='<table><tr><th class="l">token</th>'+names.map(function(n){return '<th>'+esc(n)+'</th>';}).join('')+'</tr>';
 s.top.forEach(function(c){h+='<tr><td class="l">'+esc(JSON.stringify(c.text))+'</td>'+c.stages.map(function(lp){return '<td class="'+(lp===null?'gone':'')+'">'+pct(lp)+'</td>';}).join('')+'</tr>';});
 pop.innerHTML=h+'</table>';});})();
@@ -49,6 +49,8 @@ pop.innerHTML=h+'</table>';});})();
 
 
 def _color(logprob: float | None) -> str:
+    if logprob is not None and math.isnan(logprob):
+        return "#eee"  # a remote engine did not give it
     p = 0.0 if logprob is None or logprob == -math.inf else math.exp(logprob)
     return f"hsl({int(120 * p)},70%,{88 - int(8 * p)}%)"
 
@@ -61,6 +63,10 @@ def _json(data: Any) -> str:
 
 def _finite(x: float) -> float | None:
     return x if math.isfinite(x) else None
+
+
+def _number(x: float) -> str:
+    return "n/a" if math.isnan(x) else f"{x:.2f}"
 
 
 def _wrap(body: str, data: dict | None = None) -> str:
@@ -79,22 +85,25 @@ def result_html(result) -> str:
     body = [f'<div class="head">{" · ".join(head)}</div>']
     if result.random_weights:
         body.append('<div class="warn">RANDOM WEIGHTS: this text means nothing</div>')
+    if result.engine:
+        body.append(f'<div class="head">remote engine: {escape(result.engine["kind"])} at '
+                    f'{escape(result.engine["url"])} · log-probabilities: {escape(result.engine["logprobs"])}</div>')
     body += [f'<div class="head">note: {escape(w)}</div>' for w in result.warnings]
     steps_data = []
     for q, seq in enumerate(result.sequences):
         spans, bars, data = [], [], []
-        top_entropy = max((s.entropy for s in seq.steps), default=1.0) or 1.0
+        top_entropy = max((s.entropy for s in seq.steps if not math.isnan(s.entropy)), default=1.0) or 1.0
         for i, step in enumerate(seq.steps):
             alts = ", ".join(f"{c.text!r} {pct(c.logprob)}" for c in step.top[:5])
-            title = (f"model {pct(step.logprob)} · sampler {pct(step.sampling_logprob)} · rank {step.rank}"
-                     f" · entropy {step.entropy:.2f}\n{alts}")
+            title = (f"model {pct(step.logprob)} · sampler {pct(step.sampling_logprob)} · rank {step.rank or '?'}"
+                     f" · entropy {_number(step.entropy)}\n{alts}")
             spans.append(f'<span class="t" data-q="{q}" data-s="{i}" style="background:{_color(step.logprob)}" '
                          f'title="{escape(title)}">{escape(step.text)}</span>')
-            bars.append(f'<i style="height:{max(4, int(100 * step.entropy / top_entropy))}%" '
-                        f'title="entropy {step.entropy:.2f} nats"></i>')
+            height = 4 if math.isnan(step.entropy) else max(4, int(100 * step.entropy / top_entropy))
+            bars.append(f'<i style="height:{height}%" title="entropy {_number(step.entropy)} nats"></i>')
             data.append({"text": step.text, "logprob": _finite(step.logprob),
                          "sampling_logprob": _finite(step.sampling_logprob), "rank": step.rank,
-                         "entropy": step.entropy,
+                         "entropy": _finite(step.entropy),
                          "top": [{"text": c.text, "stages": [_finite(x) for x in c.stages]} for c in step.top]})
         steps_data.append(data)
         label = f"sequence {q + 1} · " if len(result.sequences) > 1 else ""
@@ -156,7 +165,7 @@ def score_html(score) -> str:
     spans = [f'<span class="t" title="first token: nothing predicts it">{escape(score.first_token[1])}</span>']
     for s in score.steps:
         expected = ", ".join(f"{c.text!r} {pct(c.logprob)}" for c in s.top[:5])
-        title = f"model {pct(s.logprob)} · rank {s.rank} · entropy {s.entropy:.2f}\nexpected: {expected}"
+        title = f"model {pct(s.logprob)} · rank {s.rank or '?'} · entropy {_number(s.entropy)}\nexpected: {expected}"
         spans.append(f'<span class="t" style="background:{_color(s.logprob)}" title="{escape(title)}">'
                      f"{escape(s.text)}</span>")
     warn = '<div class="warn">RANDOM WEIGHTS</div>' if score.random_weights else ""
@@ -220,3 +229,11 @@ def evaluation_html(e) -> str:
     return _wrap(f"{head}<table><tr><th></th><th>precision</th><th>recall</th><th>f1</th><th>support</th></tr>"
                  f'{per_class}</table><div class="head">confusion (rows: true, columns: predicted)</div>'
                  f"<table><tr><th></th>{columns}</tr>{confusion}</table>")
+
+
+def remote_card_html(card) -> str:
+    rows = [("Engine", f"{card.engine} at {card.url}"), ("Context", f"{card.context_length:,} tokens"
+                                                         if card.context_length else "not said"),
+            ("Log-probabilities", card.logprobs), ("Parameters it takes", ", ".join(card.takes))]
+    table = "".join(f'<tr><th class="l">{escape(k)}</th><td class="l">{escape(str(v))}</td></tr>' for k, v in rows)
+    return _wrap(f"<b>{escape(card.name)}</b><table>{table}</table>")

@@ -20,7 +20,10 @@ def visible(text: str) -> str:
 
 
 def pct(logprob: float | None) -> str:
-    """A log-probability as a percentage; removed tokens (-inf, or None in JSON) show as a dash."""
+    """A log-probability as a percentage; removed tokens (-inf, or None in JSON) show as a dash, and
+    what a remote engine did not give (NaN) as n/a."""
+    if logprob is not None and math.isnan(logprob):
+        return "n/a"
     if logprob is None or logprob == -math.inf:
         return "—"
     p = math.exp(logprob) * 100
@@ -41,7 +44,8 @@ def strategy_label(result: Any) -> str:
 
 def format_step(step: Any, greedy: bool = False) -> str:
     """One row: index, token, model %, sampler %, rank, alternatives (✗: a stage removed it)."""
-    line = f"{step.index:>4}  {visible(step.text)!s:<16} {pct(step.logprob):>6} {pct(step.sampling_logprob):>6}  #{step.rank:<3}"
+    rank = f"#{step.rank:<3}" if step.rank else "#?  "  # 0: a remote engine did not say
+    line = f"{step.index:>4}  {visible(step.text)!s:<16} {pct(step.logprob):>6} {pct(step.sampling_logprob):>6}  {rank}"
     if step.top:
         # Under greedy every token but the argmax has sampler probability 0; mark only real removals.
         processed = slice(0, -1) if greedy else slice(None)
@@ -63,7 +67,10 @@ def format_result(result: Any, max_steps: int = 200) -> str:
     if result.random_weights:
         lines.append(f"[{result.model}: RANDOM WEIGHTS, the text means nothing]")
     params = result.params
-    lines.append(f"{result.model} · {strategy_label(result)} · stages: {' → '.join(result.stage_names)}")
+    lines.append(f"{result.model} · {strategy_label(result)} · stages: {' → '.join(result.stage_names) or 'n/a'}")
+    if result.engine:
+        lines.append(f"remote engine: {result.engine['kind']} at {result.engine['url']} · log-probabilities: "
+                     f"{result.engine['logprobs']}")
     for warning in result.warnings:
         lines.append(f"note: {warning}")
     for i, seq in enumerate(result.sequences):
@@ -189,3 +196,10 @@ def format_conversation(conversation) -> str:
         lines.append(f"  (the template adds a system message: {view.added_system!r})")
     lines += ["", "The prompt the model reads:", view.prompt]
     return "\n".join(lines)
+
+
+def format_remote_card(card) -> str:
+    rows = [("engine", f"{card.engine} at {card.url}"), ("context", f"{card.context_length:,} tokens"
+                                                         if card.context_length else "not said"),
+            ("log-probabilities", card.logprobs), ("parameters it takes", ", ".join(card.takes))]
+    return "\n".join([card.name] + [f"  {k:<20} {v}" for k, v in rows])

@@ -107,16 +107,21 @@ function token(m, i, s, k) {
 
 function showDetails(step, stageNames, turn, index) {
   const panel = $("#details");
+  const entropy = step.entropy === null ? "—" : step.entropy.toFixed(2);
   let h = `<b>${esc(JSON.stringify(step.text))}</b> · ${t("model")} ${pct(step.logprob)} · ${t("sampler")} ` +
-    `${pct(step.sampling_logprob)} · ${t("rank")} ${step.rank} · ${t("entropy")} ${step.entropy.toFixed(2)}`;
-  const names = stageNames.map((n) => (n === "model" ? t("model") : n));
-  h += `<p class="small">${t("branch")}</p><table><tr><th class="l">${t("token")}</th>` +
+    `${pct(step.sampling_logprob)} · ${t("rank")} ${step.rank || "?"} · ${t("entropy")} ${entropy}`;
+  // A remote engine gives no stage table: its alternatives show what it returned, model or sampler.
+  const remote = !stageNames.length;
+  const names = remote ? [t("model"), t("sampler")] : stageNames.map((n) => (n === "model" ? t("model") : n));
+  h += `<p class="small">${remote ? t("remote_note") : t("branch")}</p><table><tr><th class="l">${t("token")}</th>` +
     names.map((n) => `<th>${esc(n)}</th>`).join("") + "</tr>";
   step.top.forEach((c, k) => {
+    const columns = remote ? [c.logprob, c.sampling_logprob] : c.stages;
     h += `<tr class="alt" tabindex="0" data-k="${k}"><td class="l">${esc(JSON.stringify(c.text))}</td>` +
-      c.stages.map((lp) => `<td class="${lp === null ? "gone" : ""}">${pct(lp)}</td>`).join("") + "</tr>";
+      columns.map((lp) => `<td class="${lp === null ? "gone" : ""}">${pct(lp)}</td>`).join("") + "</tr>";
   });
   panel.innerHTML = h + "</table>";
+  if (remote) return;
   panel.querySelectorAll(".alt").forEach((row) => {
     const go = () => branch(turn, index, +row.dataset.k);
     row.addEventListener("click", go);

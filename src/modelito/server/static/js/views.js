@@ -132,6 +132,13 @@ export async function loadCard() {
 function renderCard() {
   if (!card) return;
   $("#random").textContent = t("random");
+  if (card.engine) {  // a remote engine: what it says about itself
+    const rows = [["card_engine", `${card.engine} · ${card.url}`], ["card_context", card.context_length ?? "—"],
+                  ["card_logprobs", t("lp_" + card.logprobs)], ["card_takes", card.takes.join(", ")]];
+    $("#cardout").innerHTML = "<table>" + rows.map(([k, v]) =>
+      `<tr><th class="l">${esc(t(k))}</th><td class="l">${esc(String(v))}</td></tr>`).join("") + "</table>";
+    return;
+  }
   const loaded = card.loaded && card.loaded.dtype ? `${card.loaded.dtype} · ${card.loaded.device}` : "";
   const rows = [
     ["card_parameters", `${card.parameters.toLocaleString()} (${(card.parameters / 1e6).toFixed(1)} ${t("million")})`],
