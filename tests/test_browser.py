@@ -192,7 +192,7 @@ def test_every_page_string_exists_in_both_languages():
     table = translations()
     assert table["en"] and set(table["en"]) == set(table["es"])
     static = I18N.parent.parent
-    used = set(re.findall(r'data-i(?:-label)?="(\w+)"', (static / "index.html").read_text(encoding="utf-8")))
+    used = set(re.findall(r'data-i(?:-label|-placeholder)?="(\w+)"', (static / "index.html").read_text(encoding="utf-8")))
     for script in (static / "js").glob("*.js"):
         used |= set(re.findall(r'\bt\("(\w+)"\)', script.read_text(encoding="utf-8")))
     # Keys built at run time: the parameter groups, the sources of defaults, the classifier kinds, beam statuses.
@@ -263,3 +263,40 @@ def test_the_end_of_turn_shows_as_a_marker_not_as_text(browser):
         page.click("#history .tok.end")
         page.wait_for_selector("#details table")
         shot(page, "end-of-turn")
+
+
+def test_the_inside_view_and_a_tokens_lens_and_attribution(page, tiny_lm):
+    page.set_viewport_size({"width": 1200, "height": 900})
+    page.select_option("#lang", "en")
+    page.click("nav button[data-view=inside]")
+    page.click("#lensrun")
+    page.wait_for_selector("#insideout table.grid-lens")
+    layers = tiny_lm.model.config.num_hidden_layers
+    assert page.locator("#insideout table.grid-lens tr").count() == layers + 2  # a header, then every layer
+    shot(page, "inside-lens")
+    page.click("#attnrun")
+    page.wait_for_selector("#insideout table.map")
+    page.select_option("#attnhead", "1")
+    page.wait_for_selector("#insideout table.map td")
+    shot(page, "inside-attention")
+    page.click("#attrrun")
+    page.wait_for_selector("#insideout .tok")
+    assert "target" in page.inner_text("#insideout")
+    # In the chat: a generation with the live lens; a token's details show its lens column, then attribution.
+    page.click("nav button[data-view=params]")
+    page.select_option("#p-lens", "true")
+    page.click("nav button[data-view=chat]")
+    page.click("#clear")
+    page.fill("#input", "Hola")
+    page.click("#send")
+    page.wait_for_function("document.querySelectorAll('#history .tok').length >= 3", timeout=60000)
+    page.wait_for_timeout(500)
+    page.locator("#history .tok").nth(1).click()
+    page.wait_for_selector("#details table.grid-lens")
+    assert "Logit lens at this step" in page.inner_text("#details")
+    page.click("#whybtn")
+    page.wait_for_selector("#whyout .tok", timeout=60000)
+    shot(page, "chat-lens")
+    page.click("nav button[data-view=params]")
+    page.select_option("#p-lens", "")
+    page.click("nav button[data-view=chat]")

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from transformers import DynamicCache
 
-from .engine import Draw, prefill, step
+from .engine import Draw, forward, step
 from .errors import ModelitoError
 from .sampling import PAD_ID, Row, Sampler, make_sampler
 
@@ -60,12 +60,14 @@ class RunningBatch:
         device = self.model.device
         ids = torch.tensor([prompt_ids], device=device)
         cache = DynamicCache(config=self.model.config)
-        logits = prefill(self.model, ids, cache)  # [1, V]
+        sampler = make_sampler(rows, device)
+        logits, states = forward(self.model, ids, cache, states=any(sampler.lens))  # [1, V]
         if len(rows) > 1:
             cache.batch_repeat_interleave(len(rows))
             logits = logits.expand(len(rows), -1)
+            states = states and tuple(h.expand(len(rows), -1, -1) for h in states)
         history = ids.expand(len(rows), -1)
-        token, draws = step(make_sampler(rows, device), history, logits)
+        token, draws = step(sampler, history, logits, self.model, states)
         self._merge(cache, torch.cat([history, token[:, None]], dim=1), len(prompt_ids))
         self.groups.append(Group(key, rows, position=len(prompt_ids), last=token))
         self._sampler = None
@@ -80,11 +82,11 @@ class RunningBatch:
         tokens = torch.cat([g.last for g in self.groups])[:, None]  # [B, 1]
         positions = torch.tensor([g.position for g in self.groups for _ in g.rows], device=device)[:, None]
         self.mask = F.pad(self.mask, (0, 1), value=1)
-        out = self.model(input_ids=tokens, attention_mask=self.mask, position_ids=positions, cache=self.cache,
-                         use_cache=True, logits_to_keep=1)
         if self._sampler is None:
             self._sampler = make_sampler([r for g in self.groups for r in g.rows], device)
-        token, draws = step(self._sampler, self.ids, out.logits[:, -1].float())
+        logits, states = forward(self.model, tokens, self.cache, states=any(self._sampler.lens),
+                                 attention_mask=self.mask, position_ids=positions)
+        token, draws = step(self._sampler, self.ids, logits, self.model, states)
         self.ids = torch.cat([self.ids, token[:, None]], dim=1)
         results, start = [], 0
         for group in self.groups:

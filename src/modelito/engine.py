@@ -14,14 +14,15 @@ join and leave.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterator, Sequence
 
 import torch
 from transformers import DynamicCache
 
+from .lens import step_guesses
 from .sampling import Sampler, Stage, sample
-from .trace import ContrastiveChoice
+from .trace import ContrastiveChoice, LayerGuess
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,8 @@ class Draw:
     chosen_stages: list[float]  # [S]
     contrastive: ContrastiveChoice | None = None
     """Contrastive search only: the candidates it weighed and their scores."""
+    lens: tuple[LayerGuess, ...] = ()
+    """With lens: every layer's guess at this step (texts not filled in)."""
 
 
 def stage_names(stages: tuple[Stage, ...], chosen_by: str | None) -> tuple[str, ...]:
@@ -50,16 +53,18 @@ def stage_names(stages: tuple[Stage, ...], chosen_by: str | None) -> tuple[str, 
     return ("model", *(s.name for s in stages), *((chosen_by,) if chosen_by else ()))
 
 
-def prefill(model: torch.nn.Module, ids: torch.Tensor, cache: DynamicCache) -> torch.Tensor:
-    """Run the whole prompt [B, L] through the model, filling the cache; next-token logits [B, V]."""
-    return decode_step(model, ids, cache)
-
-
 def decode_step(model: torch.nn.Module, ids: torch.Tensor, cache: DynamicCache) -> torch.Tensor:
     """Feed new tokens [B, T] after what the cache holds; logits of the last position [B, V] in float32."""
+    return forward(model, ids, cache)[0]
+
+
+def forward(model: torch.nn.Module, ids: torch.Tensor, cache: DynamicCache, states: bool = False,
+            **inputs: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, ...] | None]:
+    """One forward pass after what the cache holds: the last position's logits [B, V] in float32 and, with
+    `states`, every layer's hidden states (for the logit lens). `inputs`: attention_mask, position_ids."""
     # logits_to_keep=1: the LM head runs on the last position only (a 151k-wide matmul per position).
-    out = model(input_ids=ids, cache=cache, use_cache=True, logits_to_keep=1)
-    return out.logits[:, -1].float()
+    out = model(input_ids=ids, cache=cache, use_cache=True, logits_to_keep=1, output_hidden_states=states, **inputs)
+    return out.logits[:, -1].float(), (out.hidden_states if states else None)
 
 
 @torch.inference_mode()
@@ -68,26 +73,32 @@ def generate_steps(
 ) -> Iterator[list[Draw]]:
     """Yield, per generated token, one `Draw` per row of `sampler`: every row continues the same
     prompt `prompt_ids` [1, L], which is prefilled once and its cache copied to every row."""
-    rows = len(sampler.top_n)
+    rows, lens = len(sampler.top_n), any(sampler.lens)
     cache = DynamicCache(config=model.config)
-    logits = prefill(model, prompt_ids, cache)  # [1, V]
+    logits, states = forward(model, prompt_ids, cache, states=lens)  # the prefill: [1, V]
     if rows > 1:
         cache.batch_repeat_interleave(rows)
         logits = logits.expand(rows, -1)
+        states = states and tuple(h.expand(rows, -1, -1) for h in states)
     ids = prompt_ids.expand(rows, -1)  # [B, L]: history for the penalties
     for i in range(max_new_tokens):
         if i:
-            logits = decode_step(model, token[:, None], cache)
-        token, draws = step(sampler, ids, logits)
+            logits, states = forward(model, token[:, None], cache, states=lens)
+        token, draws = step(sampler, ids, logits, model, states)
         yield draws
         ids = torch.cat([ids, token[:, None]], dim=1)
 
 
-def step(sampler: Sampler, ids: torch.Tensor, logits: torch.Tensor) -> tuple[torch.Tensor, list[Draw]]:
+def step(sampler: Sampler, ids: torch.Tensor, logits: torch.Tensor, model: torch.nn.Module | None = None,
+         states: tuple[torch.Tensor, ...] | None = None) -> tuple[torch.Tensor, list[Draw]]:
     """Choose every row's next token from its logits [B, V] and record the step: the tokens [B] and
-    one Draw per row."""
+    one Draw per row. With the forward pass's hidden `states`, rows with lens get every layer's guess."""
     token, scores, final_lp = sample(sampler, ids, logits)
-    return token, observe(scores, final_lp, token, sampler.top_n, sampler.greedy, sampler.row_stages)
+    draws = observe(scores, final_lp, token, sampler.top_n, sampler.greedy, sampler.row_stages)
+    if states is not None:
+        guesses = step_guesses(model, states, token, [r for r, want in enumerate(sampler.lens) if want])
+        draws = [replace(d, lens=guesses[r]) if r in guesses else d for r, d in enumerate(draws)]
+    return token, draws
 
 
 def observe(

@@ -58,10 +58,11 @@ def to_step(draw: Draw, index: int, token_text: Callable[[int], str]) -> Step:
         Candidate(token_id=t, text=token_text(t), logprob=lp[0], sampling_logprob=lp[-1], stages=tuple(lp))
         for t, lp in zip(draw.top_ids, draw.top_stages)
     )
+    lens = tuple(dataclasses.replace(g, top_text=token_text(g.top_id)) for g in draw.lens)
     return Step(index=index, token_id=draw.token_id, text=token_text(draw.token_id), logprob=draw.logprob,
                 sampling_logprob=draw.sampling_logprob, rank=draw.rank, entropy=draw.entropy,
                 sampling_entropy=draw.sampling_entropy, top=top, stages=tuple(draw.chosen_stages),
-                contrastive=draw.contrastive)
+                contrastive=draw.contrastive, lens=lens)
 
 
 class SequenceBuilder:

@@ -16,6 +16,7 @@ from .classify import Classification, classify_with_lm
 from .comparison import Comparison, compare_settings, compare_systems
 from .errors import ModelitoError, ParameterError
 from .generation import stream_events
+from .inside import Attention, Attribution, Lens, attention, attribute, lens
 from .modelcard import ModelCard, card, context_length
 from .merge import resolve
 from .params import GenerationParams, Policy, is_int
@@ -209,6 +210,24 @@ class LM:
         'NEGATIVO'
         """
         return classify_with_lm(self, text, labels, instruction, generate)
+
+    def lens(self, prompt: Prompt, top_n: int | None = None, *, prefix: str | Sequence[int] = "") -> Lens:
+        """The logit lens: what every layer would predict at every position of the text (or rendered chat,
+        then `prefix`, the start of an answer).
+
+        >>> lm.lens("La capital de Francia es").decided_at(-1)  # doctest: +SKIP
+        """
+        return lens(self, prompt, top_n, prefix)
+
+    def attention(self, prompt: Prompt, *, prefix: str | Sequence[int] = "") -> Attention:
+        """Every layer's and head's attention probabilities over the text (eager attention)."""
+        return attention(self, prompt, prefix)
+
+    def attribute(self, prompt: Prompt, target: int | str | None = None, *,
+                  prefix: str | Sequence[int] = "") -> Attribution:
+        """Which input tokens made the target next token likely: gradient × input saliency, summing to 1.
+        `target`: a token id or a one-token text (default: the model's most likely next token)."""
+        return attribute(self, prompt, target, prefix)
 
     def chat(self, system: str | None = None) -> Conversation:
         """A conversation that keeps its history as messages and renders through the chat template.

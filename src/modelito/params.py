@@ -239,6 +239,13 @@ class GenerationParams:
         "Cuántas alternativas (los tokens más probables para el modelo) registrar en cada paso.",
         "int", "trace", low=0, high=MAX_TOP_N, step=1)
 
+    lens: bool = param(
+        False, "Record, at every generated token, what each layer would have predicted (the logit lens), from "
+        "the same forward pass: when the model decided.",
+        "Registrar, en cada token generado, qué habría predicho cada capa (la lente de logits), del mismo paso: "
+        "cuándo decidió el modelo.",
+        "bool", "trace")
+
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
     """Where each value came from: "user", "model" (its generation_config), "transformers default" or "default"."""
 
@@ -272,6 +279,9 @@ class GenerationParams:
             if self.stop_strings:
                 raise ParameterError("stop_strings", list(self.stop_strings), "none with num_beams > 1 (modelito's "
                                      "beam search stops at end-of-sequence tokens and max_new_tokens)")
+            if self.lens:
+                raise ParameterError("lens", True, "False with num_beams > 1 (the live lens follows greedy decoding "
+                                     "or sampling; use lm.lens(text) on a finished answer)")
             if self.num_return_sequences > self.num_beams:
                 raise ParameterError("num_return_sequences", self.num_return_sequences,
                                      f"at most num_beams ({self.num_beams}): beam search returns its best beams")
@@ -282,6 +292,9 @@ class GenerationParams:
                 "1 when do_sample=False (greedy decoding gives the same sequence every time)",
                 hint="Pass do_sample=True to draw several different sequences, or num_beams to return the best beams.",
             )
+        if self.lens and self.penalty_alpha > 0 and not self.do_sample:
+            raise ParameterError("lens", True, "False with contrastive search (the live lens follows greedy "
+                                 "decoding or sampling; use lm.lens(text) on a finished answer)")
         if self.penalty_alpha > 0 and not self.do_sample and self.top_k < 2:
             raise ParameterError("top_k", self.top_k, "at least 2 with penalty_alpha > 0 (contrastive search "
                                  "chooses among the top_k candidates)")

@@ -35,6 +35,8 @@ from .trace import Candidate, Event, Result, Sequence as Seq, Step, Usage
 
 NAN = math.nan
 ENGINE = "engine"  # the source of a value the engine decides (its own default)
+INTERNALS = ("a remote engine does not expose its internals (hidden states, attention, gradients): the logit lens, "
+             "attention and attribution work on local models")
 
 
 @dataclass(frozen=True)
@@ -194,6 +196,11 @@ class RemoteLM:
     def classify(self, *args: Any, **kwargs: Any):
         raise RemoteError("label scoring needs the model's forward pass over each label: local models only")
 
+    def lens(self, *args: Any, **kwargs: Any):
+        raise RemoteError(INTERNALS)
+
+    attention = attribute = lens
+
     def chat(self, system: str | None = None):
         from .chat import Conversation
 
@@ -241,6 +248,8 @@ class RemoteLM:
             value = getattr(params, name)
             if name in ("do_sample", "top_n", "eos_token_ids") and engine.kind != "modelito":
                 continue
+            if name == "lens" and value and engine.kind != "modelito":
+                raise ParameterError("lens", value, f"False with {engine.kind}: {INTERNALS}")
             if name not in engine.fields:
                 raise ParameterError(name, value, f"unset with {engine.kind}: it takes "
                                      f"{', '.join(sorted(engine.fields))}")

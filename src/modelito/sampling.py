@@ -212,6 +212,8 @@ class Sampler:
     """Rows that draw, as runs sharing one generator."""
     top_n: tuple[int, ...]
     """Per row: how many of the model's most likely tokens the trace records."""
+    lens: tuple[bool, ...] = ()
+    """Per row: whether the trace records every layer's guess (the logit lens)."""
 
     def stage_names(self, row: int) -> tuple[str, ...]:
         return tuple(self.stages[i].name for i in self.row_stages[row])
@@ -261,7 +263,7 @@ def make_sampler(rows: Sequence[Row], device: torch.device | str) -> Sampler:
             start = end
     return Sampler(stages=tuple(stages), row_stages=row_stages,
                    greedy=torch.tensor([not s for s in sampling], device=device), draws=tuple(draws),
-                   top_n=tuple(p.top_n for p in params))
+                   top_n=tuple(p.top_n for p in params), lens=tuple(p.lens for p in params))
 
 
 def run_stages(stages: Sequence[Stage], ids: torch.Tensor, logits: torch.Tensor) -> list[torch.Tensor]:

@@ -64,6 +64,19 @@ class ContrastiveChoice:
 
 
 @dataclass(frozen=True)
+class LayerGuess:
+    """What one layer would have predicted at a step (the logit lens): its most likely token, and the
+    probability it gave the token that was chosen."""
+
+    layer: int
+    """0: the embeddings; the last: the model's output."""
+    top_id: int
+    top_prob: float
+    chosen_prob: float
+    top_text: str = ""
+
+
+@dataclass(frozen=True)
 class Step:
     """One generated token, with the distribution it came from."""
 
@@ -84,6 +97,8 @@ class Step:
     """The chosen token's log-probability after each stage."""
     contrastive: ContrastiveChoice | None = None
     """Contrastive search only: the candidates and how they were scored."""
+    lens: tuple[LayerGuess, ...] = ()
+    """With lens=True: every layer's guess at this step, embeddings first, from the same forward pass."""
 
     @property
     def prob(self) -> float:
@@ -92,6 +107,17 @@ class Step:
     @property
     def sampling_prob(self) -> float:
         return _prob(self.sampling_logprob)
+
+    @property
+    def decided_at(self) -> int | None:
+        """The first layer from which every layer's top guess is the chosen token (None: not even the
+        last, as when the sampler drew another token, or without lens)."""
+        at = None
+        for guess in reversed(self.lens):
+            if guess.top_id != self.token_id:
+                break
+            at = guess.layer
+        return at
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import argparse
 import sys
 
 from ..errors import ModelitoError
-from . import chat, classify, commands as basic, runs, serve, train
+from . import chat, classify, commands as basic, inside, runs, serve, train
 from .common import common_parser
 from .runs import log_run
 from .i18n import Text, detect_lang
@@ -34,7 +34,7 @@ def build_parser(lang: str = "en") -> argparse.ArgumentParser:
         return original(name, parents=[common], **kwargs)
 
     commands.add_parser = add_parser
-    for module in (basic, chat, runs, serve, classify):
+    for module in (basic, chat, inside, runs, serve, classify):
         module.register(commands, lang)
     train.register(commands)
     return parser

@@ -136,6 +136,40 @@ async def generate(request: Request) -> StreamingResponse:
     return StreamingResponse(stream(), media_type="text/event-stream")
 
 
+@router.post("/api/lens")
+async def lens(request: Request) -> dict:
+    """The logit lens over a prompt (and the start of an answer, as token ids)."""
+    body = await read_json(request)
+    server, prompt, prefix = served(request), _prompt_of(body), _prefix_of(body)
+    top_n = check_top_n(body["top_n"]) if "top_n" in body else None
+    return (await server.runner.run(lambda: server.lm.lens(prompt, top_n, prefix=prefix))).to_dict()
+
+
+@router.post("/api/attention")
+async def attention(request: Request) -> dict:
+    """One layer's attention (all its heads), so that an answer stays small: `layer` counts from 0."""
+    body = await read_json(request)
+    server, prompt, prefix = served(request), _prompt_of(body), _prefix_of(body)
+    result = await server.runner.run(lambda: server.lm.attention(prompt, prefix=prefix))
+    layers = result.weights.shape[0]
+    layer = body.get("layer", layers - 1)
+    if not isinstance(layer, int) or isinstance(layer, bool) or not 0 <= layer < layers:
+        raise ParameterError("layer", layer, f"an integer from 0 to {layers - 1}")
+    return {"model": result.model, "tokens": result.tokens.to_dict(), "layers": layers, "layer": layer,
+            "weights": [[[round(float(x), 4) for x in row] for row in head] for head in result.weights[layer]]}
+
+
+@router.post("/api/attribute")
+async def attribute(request: Request) -> dict:
+    """Which input tokens made a next token likely (gradient × input)."""
+    body = await read_json(request)
+    server, prompt, prefix = served(request), _prompt_of(body), _prefix_of(body)
+    target = body.get("target")
+    if target is not None and not isinstance(target, (int, str)):
+        raise ParameterError("target", target, "a token id, a one-token text, or null")
+    return (await server.runner.run(lambda: server.lm.attribute(prompt, target, prefix=prefix))).to_dict()
+
+
 @router.post("/api/classify")
 async def classify(request: Request) -> dict:
     """The LLM by label scoring and, if the server has one, the classifier: same result shape."""
@@ -161,6 +195,12 @@ def _prompt_of(body: dict) -> Any:
     if "messages" in body:
         return check_messages(body["messages"])
     return check_text("prompt", body.get("prompt"))
+
+
+def _prefix_of(body: dict) -> Any:
+    """The start of an answer: text, or token ids (to look at a generated token in its context)."""
+    prefix = body.get("prefix") or ""
+    return check_text("prefix", prefix) if isinstance(prefix, str) else prefix
 
 
 def _params_of(body: dict, field: str) -> dict[str, Any]:

@@ -8,7 +8,7 @@ none of the library, so they stay cheap to import (no torch).
 from __future__ import annotations
 
 from .. import rendering
-from . import html, text
+from . import html, inside, text
 
 VIEWS = {
     "Result": (text.format_result, html.result_html),
@@ -21,6 +21,9 @@ VIEWS = {
     "Classification": (text.format_classification, html.classification_html),
     "Evaluation": (text.format_evaluation, html.evaluation_html),
     "RemoteCard": (text.format_remote_card, html.remote_card_html),
+    "Lens": (inside.format_lens, inside.lens_html),
+    "Attention": (inside.format_attention, inside.attention_html),
+    "Attribution": (inside.format_attribution, inside.attribution_html),
 }
 
 for _name, (_text, _html) in VIEWS.items():

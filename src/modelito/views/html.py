@@ -55,7 +55,7 @@ def _color(logprob: float | None) -> str:
     return f"hsl({int(120 * p)},70%,{88 - int(8 * p)}%)"
 
 
-def _json(data: Any) -> str:
+def json_for_script(data: Any) -> str:
     """JSON safe inside a <script> element."""
     # "<" as \u003c: no "</script>" or "<!--" can end or confuse the element, whatever the text.
     return json.dumps(data, ensure_ascii=False, allow_nan=False).replace("<", "\\u003c")
@@ -69,12 +69,15 @@ def _number(x: float) -> str:
     return "n/a" if math.isnan(x) else f"{x:.2f}"
 
 
-def _wrap(body: str, data: dict | None = None) -> str:
+def wrap(body: str, data: Any = None, script: str = SCRIPT) -> str:
+    """A self-contained block: its CSS, the body, and with `data` the JSON and the script that reads it
+    (`script` is a template with %(id)s, the block's id)."""
     uid = f"mdl-{next(_ids)}"
-    script = ""
     if data is not None:
-        script = (f'<script type="application/json">{_json(data)}</script>'
-                  f"<script>{SCRIPT % {'id': uid}}</script>")
+        script = (f'<script type="application/json">{json_for_script(data)}</script>'
+                  f"<script>{script % {'id': uid}}</script>")
+    else:
+        script = ""
     return f'<div class="mdl" id="{uid}"><style>{CSS}</style>{body}{script}</div>'
 
 
@@ -115,7 +118,7 @@ def result_html(result) -> str:
     body.append(f'<div class="head">{u.prompt_tokens} prompt tokens · {u.completion_tokens} generated · '
                 f'{u.tokens_per_second:.1f} tokens/s · {escape(result.device)} {escape(result.dtype)} · '
                 'colour: the model\'s probability; click a token for its alternatives</div><div class="pop"></div>')
-    return _wrap("".join(body), {"stages": list(result.stage_names), "steps": steps_data})
+    return wrap("".join(body), {"stages": list(result.stage_names), "steps": steps_data})
 
 
 def tokens_html(tokens) -> str:
@@ -137,7 +140,7 @@ def tokens_html(tokens) -> str:
             f'{escape(tokens.tokenizer)}</div><div class="text">{"".join(chips)}</div>'
             '<table><tr><th>id</th><th class="l">piece (as stored)</th><th class="l">text</th><th>span</th></tr>'
             f'{"".join(rows)}</table>')
-    return _wrap(body)
+    return wrap(body)
 
 
 def card_html(card) -> str:
@@ -157,7 +160,7 @@ def card_html(card) -> str:
     ]
     warn = '<div class="warn">RANDOM WEIGHTS</div>' if card.random_weights else ""
     table = "".join(f'<tr><th class="l">{escape(k)}</th><td class="l">{escape(str(v))}</td></tr>' for k, v in rows)
-    return _wrap(f"<b>{escape(card.name)}</b>{warn}<table>{table}</table>")
+    return wrap(f"<b>{escape(card.name)}</b>{warn}<table>{table}</table>")
 
 
 def score_html(score) -> str:
@@ -171,7 +174,7 @@ def score_html(score) -> str:
     warn = '<div class="warn">RANDOM WEIGHTS</div>' if score.random_weights else ""
     head = (f'<div class="head">{escape(score.model)} · {len(score.steps)} tokens scored · log-probability '
             f"{score.logprob:.2f} · perplexity {score.perplexity:.2f} · colour: the model's probability</div>")
-    return _wrap(f'{head}{warn}<div class="text">{"".join(spans)}</div>')
+    return wrap(f'{head}{warn}<div class="text">{"".join(spans)}</div>')
 
 
 def comparison_html(comparison) -> str:
@@ -186,7 +189,7 @@ def comparison_html(comparison) -> str:
             f'<td>{"impossible" if v == -math.inf else f"{v:.2f}"}</td>' for v in row) + "</tr>"
         for l, row in zip(comparison.labels, comparison.cross_logprobs))
     kind = comparison.kind[:-1]
-    return _wrap(f'<div class="head">Comparison of {escape(comparison.kind)} · prompt: {escape(str(comparison.prompt))}'
+    return wrap(f'<div class="head">Comparison of {escape(comparison.kind)} · prompt: {escape(str(comparison.prompt))}'
                  f'</div><table>{texts}</table><div class="head">log-probability of each text (rows) under each '
                  f'{escape(kind)} (columns)</div><table><tr><th></th>{cols}</tr>{cross}</table>')
 
@@ -198,7 +201,7 @@ def conversation_html(conversation) -> str:
     view = conversation.template()
     added = (f'<div class="head">The template adds a system message: {escape(view.added_system)}</div>'
              if view.added_system else "")
-    return _wrap(f'<div class="head">Conversation with {escape(conversation.lm.name)}</div><table>{turns}</table>'
+    return wrap(f'<div class="head">Conversation with {escape(conversation.lm.name)}</div><table>{turns}</table>'
                  f'{added}<div class="head">The prompt the model reads:</div>' + tokens_html(conversation.tokens()))
 
 
@@ -211,7 +214,7 @@ def classification_html(c) -> str:
                    f'height:10px;width:{round(p * 200)}px"></div></td></tr>' for l, p in zip(c.labels, c.probs))
     answer = (f'<div class="head">answer when asked: {escape(repr(c.generated))} → '
               f'{escape(c.generated_label or "not a label")}</div>' if c.generated is not None else "")
-    return _wrap(f"<b>{escape(c.method)}</b>: {escape(c.label)}<table>{rows}</table>{answer}")
+    return wrap(f"<b>{escape(c.method)}</b>: {escape(c.label)}<table>{rows}</table>{answer}")
 
 
 def evaluation_html(e) -> str:
@@ -226,7 +229,7 @@ def evaluation_html(e) -> str:
     confusion = "".join(f'<tr><th class="l">{escape(l)}</th>' + "".join(f"<td>{n}</td>" for n in row) + "</tr>"
                         for l, row in zip(e.labels, e.confusion))
     columns = "".join(f'<th class="l">{escape(l)}</th>' for l in e.labels)
-    return _wrap(f"{head}<table><tr><th></th><th>precision</th><th>recall</th><th>f1</th><th>support</th></tr>"
+    return wrap(f"{head}<table><tr><th></th><th>precision</th><th>recall</th><th>f1</th><th>support</th></tr>"
                  f'{per_class}</table><div class="head">confusion (rows: true, columns: predicted)</div>'
                  f"<table><tr><th></th>{columns}</tr>{confusion}</table>")
 
@@ -236,4 +239,4 @@ def remote_card_html(card) -> str:
                                                          if card.context_length else "not said"),
             ("Log-probabilities", card.logprobs), ("Parameters it takes", ", ".join(card.takes))]
     table = "".join(f'<tr><th class="l">{escape(k)}</th><td class="l">{escape(str(v))}</td></tr>' for k, v in rows)
-    return _wrap(f"<b>{escape(card.name)}</b><table>{table}</table>")
+    return wrap(f"<b>{escape(card.name)}</b><table>{table}</table>")

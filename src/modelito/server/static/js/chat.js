@@ -3,6 +3,7 @@
 import { api, sse } from "./api.js";
 import { color, esc, pct } from "./format.js";
 import { onLang, t } from "./i18n.js";
+import { attributionText, lensColumn } from "./inside.js";
 import { chosen } from "./params.js";
 
 const $ = (s) => document.querySelector(s);
@@ -120,8 +121,19 @@ function showDetails(step, stageNames, turn, index) {
     h += `<tr class="alt" tabindex="0" data-k="${k}"><td class="l">${esc(JSON.stringify(c.text))}</td>` +
       columns.map((lp) => `<td class="${lp === null ? "gone" : ""}">${pct(lp)}</td>`).join("") + "</tr>";
   });
-  panel.innerHTML = h + "</table>";
+  h += "</table>" + lensColumn(step);
+  if (!remote) h += `<p><button class="btn" id="whybtn">${t("why")}</button></p><div id="whyout"></div>`;
+  panel.innerHTML = h;
   if (remote) return;
+  $("#whybtn").addEventListener("click", async () => {
+    const out = $("#whyout");
+    out.textContent = "…";
+    const prefix = messages[turn].steps.slice(0, index).map((s) => s.token_id);
+    try {
+      out.innerHTML = attributionText(await api("/api/attribute", { messages: chatMessages(turn), prefix,
+                                                                      target: step.token_id }));
+    } catch (e) { out.textContent = t("error") + ": " + e.message; }
+  });
   panel.querySelectorAll(".alt").forEach((row) => {
     const go = () => branch(turn, index, +row.dataset.k);
     row.addEventListener("click", go);

@@ -30,6 +30,14 @@ export const T = {
     lp_raw: "raw (the model's)", lp_processed: "processed (the sampler's)", lp_exact: "exact (modelito's whole trace)",
     lp_unknown: "unknown (raw or processed: the engine does not say)",
     remote_note: "A remote engine returns these log-probabilities only: no stage table, no entropy. Branching needs a local model.",
+    inside: "Inside", aschat: "as a chat message (the answer comes next)", lensrun: "Logit lens", attnrun: "Attention",
+    attrrun: "Attribution", target: "target", target_hint: "the next token to explain (empty: the most likely)", output: "output", embeddings: "embeddings", layer: "layer", head: "head",
+    insidehint: "What each layer would predict; what each token attends to; which tokens made the next one likely.",
+    lens_hint: "Each cell: the most likely next token if the model stopped at that layer (the residual stream through the final norm and the unembedding); shade: its probability; hover for more.",
+    attn_hint: "Each row a token, each column what it attends to (the model's attention probabilities).",
+    attr_hint: "shade: each token's share of the target's log-probability (gradient × input)",
+    mean_heads: "mean of heads", lens_title: "Logit lens at this step", not_decided: "not decided before the output",
+    decided_at: "decided at", top_guess: "top guess", chosen: "chosen", why: "Which words made it? (attribution)",
     gen_samples: "samples by default", gen_greedy: "decodes greedily by default (always the most likely token)",
   },
   es: {
@@ -62,6 +70,14 @@ export const T = {
     lp_raw: "del modelo (sin procesar)", lp_processed: "del muestreo (procesadas)", lp_exact: "exactas (la traza completa de modelito)",
     lp_unknown: "desconocidas (el motor no dice si están procesadas)",
     remote_note: "Un motor remoto solo devuelve estas log-probabilidades: sin tabla de etapas ni entropía. Para ramificar hace falta un modelo local.",
+    inside: "Por dentro", aschat: "como mensaje de chat (a continuación, la respuesta)", lensrun: "Lente de logits",
+    attnrun: "Atención", attrrun: "Atribución", target: "objetivo", target_hint: "el token siguiente que explicar (vacío: el más probable)", output: "salida", embeddings: "embeddings", layer: "capa",
+    head: "cabeza", insidehint: "Qué predeciría cada capa; a qué atiende cada token; qué tokens hicieron probable el siguiente.",
+    lens_hint: "Cada celda: el siguiente token más probable si el modelo se detuviera en esa capa (el flujo residual por la norma final y la desincrustación); color: su probabilidad; pasa el ratón para ver más.",
+    attn_hint: "Cada fila un token, cada columna a qué atiende (las probabilidades de atención del modelo).",
+    attr_hint: "color: la parte de cada token en la log-probabilidad del objetivo (gradiente × entrada)",
+    mean_heads: "media de las cabezas", lens_title: "Lente de logits en este paso", not_decided: "sin decidir antes de la salida",
+    decided_at: "decidido en", top_guess: "primera opción", chosen: "elegido", why: "¿Qué palabras lo causaron? (atribución)",
     gen_samples: "muestrea por defecto", gen_greedy: "decodifica de forma voraz por defecto (siempre el token más probable)",
   },
 };
@@ -81,5 +97,6 @@ export function setLang(value) {
   document.documentElement.lang = lang;
   document.querySelectorAll("[data-i]").forEach((e) => { e.textContent = t(e.dataset.i); });
   document.querySelectorAll("[data-i-label]").forEach((e) => e.setAttribute("aria-label", t(e.dataset.iLabel)));
+  document.querySelectorAll("[data-i-placeholder]").forEach((e) => { e.placeholder = t(e.dataset.iPlaceholder); });
   listeners.forEach((fn) => fn(lang));
 }

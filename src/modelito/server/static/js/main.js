@@ -1,6 +1,7 @@
 // The playground: tabs, language, and each view's set-up. No build step, no CDN: plain ES modules.
 import { api } from "./api.js";
 import { initChat } from "./chat.js";
+import { initInside } from "./inside.js";
 import { currentLang, setLang, t } from "./i18n.js";
 import { loadParams } from "./params.js";
 import { initBeam, initClassify, initCompare, initTokenizer, loadCard, tokenize } from "./views.js";
@@ -22,6 +23,7 @@ initTokenizer();
 initCompare();
 initBeam();
 initClassify();
+initInside();
 setLang(currentLang());
 
 async function status() {
