@@ -149,7 +149,8 @@ def test_parameters_and_card_views(page):
     page.set_viewport_size({"width": 390, "height": 800})  # a phone
     page.click("nav button[data-view=chat]")
     shot(page, "phone")
-    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    wide = page.evaluate("[...document.querySelectorAll('*')].filter(e => e.getBoundingClientRect().right > window.innerWidth + 1).map(e => e.tagName + '#' + e.id + '.' + e.className).slice(0, 8)")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), wide
 
 
 def test_keyboard_reaches_the_tokens(page):

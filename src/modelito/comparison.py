@@ -17,11 +17,11 @@ import torch
 
 from .engine import generate_steps
 from .errors import ParameterError
-from .generation import Clock, SequenceBuilder, follow, make_result
+from .generation import Clock, SequenceBuilder, follow, make_result, rows_for
 from .params import Policy
 from .protocols import LanguageModel, Prompt
 from .rendering import Viewable
-from .sampling import build_stages, call_rows, make_sampler
+from .sampling import build_stages, make_sampler
 from .search import trace_sequence
 from .trace import Result, json_ready
 
@@ -90,7 +90,7 @@ def compare_settings(lm: LanguageModel, prompt: Prompt, settings: Sequence[Mappi
             params = dataclasses.replace(params, seed=i, sources={**params.sources, "seed": "comparison row"})
         all_params.append(params)
     # One row per setting, each with its own generator: one batch, one prefill.
-    sampler = make_sampler([call_rows(p, len(ids), lm.device)[0] for p in all_params], lm.device)
+    sampler = make_sampler([rows_for(lm, p, len(ids))[0] for p in all_params], lm.device)
     builders = [SequenceBuilder(lm, p) for p in all_params]
     clock = Clock()
     steps = generate_steps(lm.model, torch.tensor([ids], device=lm.device), sampler,

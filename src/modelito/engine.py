@@ -45,6 +45,8 @@ class Draw:
     """Contrastive search only: the candidates it weighed and their scores."""
     lens: tuple[LayerGuess, ...] = ()
     """With lens: every layer's guess at this step (texts not filled in)."""
+    sampler_state: dict[str, float] | None = None
+    """What stateful stages recorded at this step: mirostat's μ, XTC's draw, the dynamic temperature."""
 
 
 def stage_names(stages: tuple[Stage, ...], chosen_by: str | None) -> tuple[str, ...]:
@@ -95,6 +97,11 @@ def step(sampler: Sampler, ids: torch.Tensor, logits: torch.Tensor, model: torch
     one Draw per row. With the forward pass's hidden `states`, rows with lens get every layer's guess."""
     token, scores, final_lp = sample(sampler, ids, logits)
     draws = observe(scores, final_lp, token, sampler.top_n, sampler.greedy, sampler.row_stages)
+    recorded = [dict(s.recorded) for s in sampler.states]
+    if any(recorded):
+        draws = [replace(d, sampler_state=r or None) for d, r in zip(draws, recorded)]
+        for s in sampler.states:
+            s.recorded.clear()
     if states is not None:
         guesses = step_guesses(model, states, token, [r for r, want in enumerate(sampler.lens) if want])
         draws = [replace(d, lens=guesses[r]) if r in guesses else d for r, d in enumerate(draws)]

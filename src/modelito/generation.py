@@ -20,7 +20,7 @@ import torch
 from .engine import Draw, generate_steps, stage_names
 from .params import GenerationParams
 from .protocols import LanguageModel
-from .sampling import Stage, build_stages, call_rows, make_sampler
+from .sampling import Row, Stage, build_stages, call_rows, make_sampler
 from .search import beam_search, contrastive_steps, trace_sequence
 from .textstream import TextStream
 from .trace import BeamTree, Candidate, Event, Result, Sequence, Step, Usage
@@ -39,10 +39,16 @@ def stream_events(lm: LanguageModel, prompt: str, prompt_ids: list[int], params:
     if params.strategy == "contrastive":
         steps = contrastive_steps(lm.model, ids, params, stages)
     else:
-        sampler = make_sampler(call_rows(params, len(prompt_ids), lm.device), lm.device)
+        sampler = make_sampler(rows_for(lm, params, len(prompt_ids)), lm.device)
         steps = generate_steps(lm.model, ids, sampler, params.max_new_tokens)
     builders = [SequenceBuilder(lm, params) for _ in range(params.num_return_sequences)]
     return _text_events(lm, prompt, prompt_ids, params, stages, builders, steps)
+
+
+def rows_for(lm: LanguageModel, params: GenerationParams, prompt_length: int) -> list[Row]:
+    """The sampler's rows of one call, with DRY's breaker tokens when it needs them."""
+    breakers = lm.token_ids_containing(params.dry_sequence_breakers) if params.dry_multiplier > 0 else frozenset()
+    return call_rows(params, prompt_length, lm.device, breakers)
 
 
 def with_seed(params: GenerationParams) -> GenerationParams:
@@ -62,7 +68,7 @@ def to_step(draw: Draw, index: int, token_text: Callable[[int], str]) -> Step:
     return Step(index=index, token_id=draw.token_id, text=token_text(draw.token_id), logprob=draw.logprob,
                 sampling_logprob=draw.sampling_logprob, rank=draw.rank, entropy=draw.entropy,
                 sampling_entropy=draw.sampling_entropy, top=top, stages=tuple(draw.chosen_stages),
-                contrastive=draw.contrastive, lens=lens)
+                contrastive=draw.contrastive, lens=lens, sampler_state=draw.sampler_state)
 
 
 class SequenceBuilder:

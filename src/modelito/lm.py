@@ -49,6 +49,7 @@ class LM:
         self.notes = tuple(notes)  # why this device and dtype were chosen
         self.stored_dtype = stored_dtype  # the dtype of the weights on disk (loading may convert them)
         self._token_text: dict[int, str] = {}
+        self._containing: dict[tuple[str, ...], frozenset[int]] = {}
 
     @property
     def device(self) -> torch.device:
@@ -243,6 +244,14 @@ class LM:
         if text is None:
             text = self._token_text[token_id] = token_text(self.tokenizer, token_id)
         return text
+
+    def token_ids_containing(self, strings: Sequence[str]) -> frozenset[int]:
+        """The token ids whose text contains one of `strings` (DRY's sequence breakers); cached."""
+        key = tuple(strings)
+        if key not in self._containing:
+            texts = self.tokenizer.batch_decode([[i] for i in range(self.vocab_size)])
+            self._containing[key] = frozenset(i for i, text in enumerate(texts) if any(s in text for s in key))
+        return self._containing[key]
 
     def token_bytes(self, token_id: int) -> bytes:
         """The exact bytes of one token, even when it carries only part of a character."""

@@ -15,7 +15,8 @@ import difflib
 from typing import Any, Mapping
 
 from .errors import ParameterError, PromptTooLongError
-from .params import DEFAULT, LIBRARY, MODEL, USER, GenerationParams, Policy, is_int, is_number, schema
+from .params import (DEFAULT, LIBRARY, MODEL, STAGE_ALIASES, STAGES, USER, GenerationParams, Policy, is_int, is_number,
+                     schema)
 
 # transformers' own fallbacks when neither the caller nor the model sets a field
 # (`GenerationConfig._get_default_generation_params`; a test checks they still agree).
@@ -91,6 +92,10 @@ def resolve(
             sources[spec.name] = DEFAULT
         if spec.kind == "ids" and spec.name in values:
             values[spec.name] = _token_ids(hf_name, values[spec.name], vocab_size)
+        elif spec.kind == "bias" and spec.name in values:
+            values[spec.name] = _bias(hf_name, values[spec.name], vocab_size)
+        elif spec.kind == "order" and spec.name in values:
+            values[spec.name] = _order(hf_name, values[spec.name])
         elif spec.kind == "strings" and spec.name in values:
             values[spec.name] = _strings(hf_name, values[spec.name])
 
@@ -110,9 +115,9 @@ def resolve(
 # Processors of transformers that modelito does not implement, with their neutral values.
 UNSUPPORTED_MODEL_SETTINGS: Mapping[str, Any] = {
     "min_length": 0, "bad_words_ids": None, "suppress_tokens": None, "begin_suppress_tokens": None,
-    "forced_bos_token_id": None, "forced_eos_token_id": None, "epsilon_cutoff": 0.0, "eta_cutoff": 0.0,
+    "forced_bos_token_id": None, "forced_eos_token_id": None,
     "sequence_bias": None, "guidance_scale": 1.0, "exponential_decay_length_penalty": None,
-    "renormalize_logits": False, "top_h": None,
+    "renormalize_logits": False,
 }
 
 
@@ -183,6 +188,43 @@ def _token_ids(name: str, value: Any, vocab_size: int | None) -> tuple[int, ...]
         if not is_int(token) or token < 0 or (vocab_size and token >= vocab_size):
             raise ParameterError(name, value, f"a token id or a list of token ids (integers from 0{top})")
     return tuple(ids)
+
+
+def _bias(name: str, value: Any, vocab_size: int | None) -> tuple[tuple[int, float], ...]:
+    """{token id: bias} (ids may be strings, as JSON writes them) as sorted (id, bias) pairs."""
+    top = f" below {vocab_size}" if vocab_size else ""
+    allowed = f"a map of token ids (integers from 0{top}) to numbers from -100 to 100"
+    if isinstance(value, (list, tuple)):
+        value = dict(value) if all(isinstance(p, (list, tuple)) and len(p) == 2 for p in value) else value
+    if not isinstance(value, dict):
+        raise ParameterError(name, value, allowed)
+    pairs = []
+    for key, bias in value.items():
+        token = int(key) if isinstance(key, str) and key.strip().lstrip("-").isdigit() else key
+        if not is_int(token) or token < 0 or (vocab_size and token >= vocab_size):
+            raise ParameterError(name, value, allowed, hint=f"{key!r} is not a token id of this model")
+        if not is_number(bias) or not -100 <= bias <= 100:
+            raise ParameterError(name, value, allowed, hint=f"the bias of {key!r} is {bias!r}")
+        pairs.append((token, float(bias)))
+    return tuple(sorted(pairs))
+
+
+def _order(name: str, value: Any) -> tuple[str, ...]:
+    """Stage names (llama.cpp's and text-generation-webui's spellings too), each once."""
+    items = value.replace(",", " ").split() if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)):
+        raise ParameterError(name, value, "a list of stage names from " + ", ".join(STAGES))
+    out = []
+    for item in items:
+        stage = STAGE_ALIASES.get(str(item).replace("-", "_"), str(item).replace("-", "_"))
+        if stage not in STAGES:
+            close = difflib.get_close_matches(stage, STAGES, n=1)
+            raise ParameterError(name, value, "a list of stage names from " + ", ".join(STAGES),
+                                 hint=f"{item!r} is not a stage" + (f"; did you mean {close[0]!r}?" if close else ""))
+        if stage in out:
+            raise ParameterError(name, value, "each stage at most once", hint=f"{item!r} comes twice")
+        out.append(stage)
+    return tuple(out)
 
 
 def _strings(name: str, value: Any) -> tuple[str, ...]:

@@ -24,7 +24,18 @@ MAX_TOP_N = 100
 MAX_SEED = 2**63 - 1
 
 # The page groups its controls by these, in this order.
-GROUPS = ("strategy", "temperature", "truncation", "penalties", "length", "trace")
+GROUPS = ("strategy", "temperature", "truncation", "penalties", "adaptive", "length", "trace")
+
+# The sampler's stages in their default order: transformers' order for its own processors
+# (`_get_logits_processor`), llama.cpp's stages placed as llama.cpp places them relative to those.
+# logit_bias always comes first; `sampler_order` reorders the rest.
+STAGES = ("repetition_penalty", "frequency_penalty", "presence_penalty", "no_repeat_ngram", "min_new_tokens", "dry",
+          "top_n_sigma", "temperature", "top_h", "top_k", "top_p", "min_p", "typical_p", "epsilon_cutoff",
+          "eta_cutoff", "xtc", "mirostat")
+STAGE_ALIASES = {"temp": "temperature", "dynatemp": "temperature", "dynamic_temperature": "temperature",
+                 "typical": "typical_p", "typ_p": "typical_p", "nucleus": "top_p", "epsilon": "epsilon_cutoff",
+                 "eta": "eta_cutoff", "penalties": "repetition_penalty", "no_repeat_ngram_size": "no_repeat_ngram"}
+MAX_LOGIT_BIAS = 300  # entries
 
 
 @dataclass(frozen=True)
@@ -84,6 +95,10 @@ class Spec:
             return "a non-empty string or a list of non-empty strings"
         if self.kind == "ids":
             return "a token id or a list of token ids (integers >= 0)"
+        if self.kind == "bias":
+            return "a map of token ids to numbers from -100 to 100 ({id: bias})"
+        if self.kind == "order":
+            return "a list of stage names from " + ", ".join(STAGES)
         if self.kind in ("int", "seed"):
             if self.high is not None:
                 text = f"an integer from {self.low:g} to {'2**63-1' if self.high == MAX_SEED else f'{self.high:g}'}"
@@ -110,6 +125,12 @@ class Spec:
             return isinstance(value, tuple) and all(isinstance(s, str) and s for s in value)
         if self.kind == "ids":
             return isinstance(value, tuple) and all(is_int(t) and t >= 0 for t in value)
+        if self.kind == "bias":
+            return isinstance(value, tuple) and len(value) <= MAX_LOGIT_BIAS and all(
+                isinstance(pair, tuple) and len(pair) == 2 and is_int(pair[0]) and pair[0] >= 0 and is_number(pair[1])
+                and math.isfinite(pair[1]) and -100 <= pair[1] <= 100 for pair in value)
+        if self.kind == "order":
+            return isinstance(value, tuple) and all(n in STAGES for n in value) and len(set(value)) == len(value)
         if self.kind == "seed" and value is None:
             return True
         if self.kind in ("int", "seed") and not is_int(value):
@@ -128,9 +149,12 @@ class Spec:
         if self.kind in ("bool", "choice"):
             words = {"true": True, "false": False, "yes": True, "no": False, "sí": True, "si": True}
             return words.get(lowered, lowered)
-        if self.kind in ("strings", "ids"):
+        if self.kind in ("strings", "ids", "order"):
             items = [text] if self.kind == "strings" else [p for p in text.replace(",", " ").split() if p]
-            return items if self.kind == "strings" else [_number(p) for p in items]
+            return [_number(p) for p in items] if self.kind == "ids" else items
+        if self.kind == "bias":  # "ID=BIAS,ID=BIAS"
+            pairs = [p.partition("=") for p in text.replace(" ", "").split(",") if p]
+            return {_number(k): _number(v) for k, _, v in pairs}
         value = _number(text.strip())
         return float(value) if self.kind == "float" and isinstance(value, int) else value
 
@@ -138,7 +162,8 @@ class Spec:
         """For the page: what it needs to draw a control and explain it."""
         return {"name": self.name, "doc": self.doc, "doc_es": self.doc_es, "kind": self.kind, "group": self.group,
                 "low": self.low, "high": self.high, "low_open": self.low_open, "high_open": self.high_open,
-                "choices": list(self.choices), "step": self.step, "default": _plain(self.default),
+                "choices": list(self.choices) or (list(STAGES) if self.kind == "order" else []), "step": self.step,
+                "default": _plain(self.default),
                 "allowed": self.allowed, "flag": self.flag, "api": self.api_name}
 
 
@@ -239,6 +264,102 @@ class GenerationParams:
         "Cuántas alternativas (los tokens más probables para el modelo) registrar en cada paso.",
         "int", "trace", low=0, high=MAX_TOP_N, step=1)
 
+    frequency_penalty: float = param(
+        0.0, "OpenAI's frequency penalty: subtract this times the number of times a token was already generated "
+        "(the answer only, as OpenAI and vLLM count). 0 is off; negative values encourage repetition.",
+        "Penalización por frecuencia (OpenAI): resta esto por las veces que el token ya se generó (solo en la "
+        "respuesta). 0 la desactiva.",
+        "float", "penalties", low=-2.0, high=2.0, step=0.1)
+    presence_penalty: float = param(
+        0.0, "OpenAI's presence penalty: subtract this from every token already generated at least once. 0 is off.",
+        "Penalización por presencia (OpenAI): resta esto a cada token ya generado alguna vez. 0 la desactiva.",
+        "float", "penalties", low=-2.0, high=2.0, step=0.1)
+    logit_bias: tuple[tuple[int, float], ...] = param(
+        (), "Add a bias (-100 to 100) to given tokens' logits before every other stage: {token id: bias}. The "
+        "trace's model probability stays the unbiased one; the bias shows as its own stage.",
+        "Suma un sesgo (-100 a 100) a los logits de ciertos tokens antes de todo lo demás: {id: sesgo}.",
+        "bias", "penalties", cli="--logit-bias")
+    dry_multiplier: float = param(
+        0.0, "DRY (llama.cpp): penalise the token that would extend a repetition of the text, by multiplier * "
+        "base ** (length - allowed_length). 0 is off.",
+        "DRY (llama.cpp): penaliza el token que alargaría una repetición del texto, multiplicador * base ** "
+        "(longitud - permitida). 0 lo desactiva.",
+        "float", "penalties", low=0.0, step=0.1)
+    dry_base: float = param(
+        1.75, "DRY: how fast the penalty grows with the repetition's length (>= 1).",
+        "DRY: lo rápido que crece la penalización con la longitud de la repetición (>= 1).",
+        "float", "penalties", low=1.0, step=0.05)
+    dry_allowed_length: int = param(
+        2, "DRY: repetitions up to this many tokens are not penalised.",
+        "DRY: las repeticiones de hasta este número de tokens no se penalizan.",
+        "int", "penalties", low=0, step=1)
+    dry_penalty_last_n: int = param(
+        0, "DRY: how many of the last tokens (prompt included) to search for repetitions; 0 is all of them.",
+        "DRY: en cuántos de los últimos tokens (prompt incluido) buscar repeticiones; 0 es todos.",
+        "int", "penalties", low=0, step=1)
+    dry_sequence_breakers: tuple[str, ...] = param(
+        ("\n", ":", '"', "*"), "DRY: a repetition never runs across a token whose text contains one of these.",
+        "DRY: una repetición nunca cruza un token cuyo texto contenga una de estas cadenas.",
+        "strings", "penalties", cli="--dry-sequence-breaker")
+    top_n_sigma: float = param(
+        0.0, "Top-nσ (llama.cpp): keep the tokens whose logit is at least max - n × the standard deviation of the "
+        "logits. 0 is off.",
+        "Top-nσ (llama.cpp): conserva los tokens cuyo logit es al menos el máximo menos n desviaciones típicas. "
+        "0 lo desactiva.",
+        "float", "truncation", low=0.0, step=0.1)
+    top_h: float = param(
+        0.0, "Top-H (transformers): among the 100 most likely tokens, keep those whose cumulative entropy stays "
+        "within top_h × the entropy. 0 is off.",
+        "Top-H (transformers): entre los 100 tokens más probables, conserva los que suman una entropía de hasta "
+        "top_h × la entropía. 0 lo desactiva.",
+        "float", "truncation", low=0.0, high=1.0, step=0.05)
+    epsilon_cutoff: float = param(
+        0.0, "Epsilon sampling (transformers): drop tokens whose probability is below this. 0 is off; in [0, 1).",
+        "Muestreo épsilon (transformers): descarta los tokens con probabilidad menor que esto. 0 lo desactiva.",
+        "float", "truncation", low=0.0, high=1.0, high_open=True, step=0.0001)
+    eta_cutoff: float = param(
+        0.0, "Eta sampling (transformers): drop tokens below min(eta, sqrt(eta) × exp(-entropy)). 0 is off; in "
+        "[0, 1).",
+        "Muestreo eta (transformers): descarta los tokens por debajo de min(eta, sqrt(eta) × exp(-entropía)). "
+        "0 lo desactiva.",
+        "float", "truncation", low=0.0, high=1.0, high_open=True, step=0.0001)
+    xtc_probability: float = param(
+        0.0, "XTC, exclude top choices (llama.cpp): with this probability per token, remove every token above "
+        "xtc_threshold except the least likely of them. The draw comes from the seed and is recorded. 0 is off.",
+        "XTC (llama.cpp): con esta probabilidad en cada token, elimina los tokens por encima de xtc_threshold "
+        "salvo el menos probable de ellos. 0 lo desactiva.",
+        "float", "adaptive", low=0.0, high=1.0, step=0.05)
+    xtc_threshold: float = param(
+        0.1, "XTC: the probability above which a token is a top choice (at most 0.5).",
+        "XTC: la probabilidad a partir de la cual un token es una opción principal (como mucho 0,5).",
+        "float", "adaptive", low=0.0, high=0.5, step=0.01)
+    dynatemp_range: float = param(
+        0.0, "Dynamic temperature (llama.cpp): the temperature moves within temperature ± this, higher when the "
+        "model is unsure (normalised entropy). 0 is off.",
+        "Temperatura dinámica (llama.cpp): la temperatura se mueve en temperature ± esto, más alta cuanto más "
+        "dudoso el modelo. 0 la desactiva.",
+        "float", "adaptive", low=0.0, step=0.05)
+    dynatemp_exponent: float = param(
+        1.0, "Dynamic temperature: the normalised entropy is raised to this power before mapping it to a "
+        "temperature.",
+        "Temperatura dinámica: la entropía normalizada se eleva a esta potencia.",
+        "float", "adaptive", low=0.0, low_open=True, step=0.1)
+    mirostat_tau: float = param(
+        0.0, "Mirostat v2: aim at this surprise (bits per token) by truncating tokens more surprising than a "
+        "running μ (which starts at 2τ and is in the trace). 0 is off.",
+        "Mirostat v2: apunta a esta sorpresa (bits por token) recortando los tokens más sorprendentes que una μ "
+        "que se ajusta (empieza en 2τ y queda en la traza). 0 lo desactiva.",
+        "float", "adaptive", low=0.0, step=0.5)
+    mirostat_eta: float = param(
+        0.1, "Mirostat v2: how fast μ follows the observed surprise (> 0).",
+        "Mirostat v2: lo rápido que μ sigue a la sorpresa observada (> 0).",
+        "float", "adaptive", low=0.0, low_open=True, step=0.05)
+    sampler_order: tuple[str, ...] = param(
+        (), "The order of the stages: those listed run in that order, then the others in their default order "
+        "(transformers' order, llama.cpp's stages where llama.cpp puts them). logit_bias always comes first.",
+        "El orden de las etapas: las listadas en ese orden, luego las demás en su orden por defecto. logit_bias "
+        "va siempre primero.",
+        "order", "adaptive", cli="--sampler-order")
     lens: bool = param(
         False, "Record, at every generated token, what each layer would have predicted (the logit lens), from "
         "the same forward pass: when the model decided.",
@@ -319,7 +440,9 @@ class GenerationParams:
         """Names of fields that are set but do nothing under this strategy (e.g. temperature when greedy)."""
         if self.do_sample:
             return []
-        warpers = {"temperature": 1.0, "top_k": 0, "top_p": 1.0, "min_p": 0.0, "typical_p": 1.0}
+        warpers = {"temperature": 1.0, "top_k": 0, "top_p": 1.0, "min_p": 0.0, "typical_p": 1.0, "top_n_sigma": 0.0,
+                   "top_h": 0.0, "epsilon_cutoff": 0.0, "eta_cutoff": 0.0, "xtc_probability": 0.0,
+                   "dynatemp_range": 0.0, "mirostat_tau": 0.0}
         if self.strategy == "contrastive":
             del warpers["top_k"]  # the number of candidates contrastive search compares
         return [name for name, off in warpers.items() if getattr(self, name) != off]
@@ -381,4 +504,6 @@ def _show(value: Any) -> str:
 
 
 def _plain(value: Any) -> Any:
+    if isinstance(value, tuple) and value and isinstance(value[0], tuple):  # logit_bias: a JSON object
+        return {str(k): v for k, v in value}
     return list(value) if isinstance(value, tuple) else value

@@ -1,29 +1,31 @@
-"""The sampler: small pure transforms of next-token scores, one per stage.
+"""The sampler: which stages each row of a batch goes through, in which order, and how it chooses.
 
-Every stage has transformers' `LogitsProcessor` contract, `(ids [B, L], scores [B, V]) -> scores`,
-and the same arithmetic as the transformers class named in its docstring, so each can be checked
-against it. A removed token gets a score of -inf. A stage's parameter is a number, or a column
-[B, 1] with one value per row: rows with different settings share one batch.
-
-`make_sampler` turns the parameters of each row of a batch into one `Sampler`: the stages any row
-enables, in the order transformers applies them (penalties and constraints first, then, when
-sampling, the warpers temperature, top-k, top-p, min-p, typical-p), each applied only to the rows
-that enable it, so every row's numbers are those of its own settings alone.
+The stages themselves are small pure transforms in `stages.py`, one per stage. `make_sampler` turns
+the parameters of each row of a batch into one `Sampler`: every stage some row enables, in each
+row's order (transformers' by default, `sampler_order` to change it; logit_bias always first), each
+applied only to the rows that enable it, so that every row's numbers are those of its own settings
+alone. Then each row takes the argmax, or draws with its own generator.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable, Sequence, Union
+from dataclasses import dataclass, field, replace
+from typing import Callable, Sequence
 
 import torch
 
-from .params import GenerationParams
+from .params import STAGES, GenerationParams
+from .stages import (PAD_ID, Processor, RowState, dry, dynamic_temperature, epsilon_cutoff, eta_cutoff,
+                     frequency_penalty, logit_bias, min_new_tokens, min_p, mirostat, mirostat_after, no_repeat_ngram,
+                     presence_penalty, repetition_penalty, temperature, top_h, top_k, top_n_sigma, top_p, typical_p,
+                     xtc)
 
-Processor = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-Param = Union[float, torch.Tensor]  # one value, or a column [B, 1] of values per row
-NEG_INF = float("-inf")
-PAD_ID = 2**62  # fills the histories of shorter rows; no token has it, and the stages skip it
+__all__ = ["PAD_ID", "Row", "RowState", "Sampler", "Stage", "build_stages", "call_rows", "choose", "make_sampler",
+           "run_stages", "sample", "repetition_penalty", "no_repeat_ngram", "min_new_tokens", "temperature", "top_k",
+           "top_p", "min_p", "typical_p", "logit_bias", "frequency_penalty", "presence_penalty", "dry", "top_n_sigma",
+           "top_h", "epsilon_cutoff", "eta_cutoff", "xtc", "dynamic_temperature", "mirostat"]
+
+XTC_SEED = 0x58544300  # XTC's generator: the call's seed mixed with this, so its draws leave the sampler's alone
 
 
 @dataclass(frozen=True)
@@ -34,168 +36,42 @@ class Stage:
     apply: Processor
     rows: torch.Tensor | None = None
     """[B] bool: the rows it applies to (the others pass through unchanged); None: every row."""
-
-
-def repetition_penalty(penalty: Param) -> Processor:
-    """Divide positive scores (multiply negative ones) of every token already seen, prompt included.
-
-    transformers: RepetitionPenaltyLogitsProcessor.
-    """
-
-    def apply(ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
-        # Prompt ids past the output layer (a tokenizer larger than the model's head) and the padding of
-        # shorter rows go to a spare column.
-        vocab = scores.shape[-1]
-        padded = torch.nn.functional.pad(scores, (0, 1))
-        ids = ids.clamp(max=vocab)
-        seen = padded.gather(1, ids)  # [B, L]
-        penalised = torch.where(seen < 0, seen * penalty, seen / penalty)
-        return padded.scatter(1, ids, penalised)[:, :vocab]
-
-    return apply
-
-
-def no_repeat_ngram(n: int) -> Processor:
-    """Ban every token that would complete an n-gram already present in the sequence.
-
-    transformers: NoRepeatNGramLogitsProcessor. Done on the device: the last n-1 tokens are matched
-    against every window of the sequence, and each matching window bans the token that followed it.
-    """
-
-    def apply(ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
-        length = ids.shape[1]
-        if length < n:
-            return scores
-        windows = ids.unfold(1, n, 1)  # [B, W, n]
-        prefix = ids[:, length - n + 1 :]  # [B, n-1]
-        matches = (windows[..., :-1] == prefix[:, None, :]).all(-1)  # [B, W]
-        vocab = scores.shape[-1]
-        # Non-matching windows write to a spare column past the vocabulary, dropped below.
-        banned = scores.new_zeros((scores.shape[0], vocab + 1), dtype=torch.bool)
-        banned.scatter_(1, torch.where(matches, windows[..., -1].clamp(max=vocab), vocab), True)
-        return scores.masked_fill(banned[:, :vocab], NEG_INF)
-
-    return apply
-
-
-def min_new_tokens(minimum: Param, prompt_length: Param, eos_ids: Sequence[int]) -> Processor:
-    """Forbid the end-of-sequence tokens until `minimum` tokens have been generated (after each row's
-    prompt, its padding not counted). transformers: MinNewTokensLengthLogitsProcessor.
-    """
-    eos = list(eos_ids)
-
-    def apply(ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
-        generated = (ids != PAD_ID).sum(-1, keepdim=True) - prompt_length  # [B, 1]
-        early = generated < minimum
-        if not bool(early.any()):
-            return scores
-        banned = torch.zeros_like(scores, dtype=torch.bool)
-        banned[:, eos] = True
-        return scores.masked_fill(banned & early, NEG_INF)
-
-    return apply
-
-
-def temperature(t: Param) -> Processor:
-    """Scale the scores: t < 1 sharpens, t > 1 flattens. transformers: TemperatureLogitsWarper."""
-    return lambda ids, scores: scores / t
-
-
-def top_k(k: int | torch.Tensor, min_keep: int = 1) -> Processor:
-    """Keep the k highest scores (ties with the k-th are kept). transformers: TopKLogitsWarper."""
-
-    def apply(ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
-        keep = torch.as_tensor(k, device=scores.device).clamp(min=min_keep, max=scores.shape[-1]).reshape(-1, 1)
-        values = torch.topk(scores, int(keep.max())).values  # [B, max k]: each row's k-th is among them
-        kth = values.gather(1, (keep - 1).expand(scores.shape[0], 1))
-        return scores.masked_fill(scores < kth, NEG_INF)
-
-    return apply
-
-
-def top_p(p: Param, min_keep: int = 1) -> Processor:
-    """Keep the most likely tokens until their probability adds up to p. transformers: TopPLogitsWarper."""
-
-    def apply(ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
-        finite = int(torch.isfinite(scores).sum(-1).max())
-        if finite <= scores.shape[-1] // 4:
-            # After top-k only a few scores are finite. Removed tokens add exactly 0 to every
-            # cumulative sum, so ordering just the finite ones gives the same cut without sorting
-            # the whole vocabulary (the sampler's costliest operation).
-            values, order = scores.topk(max(finite, min_keep), dim=-1)  # descending
-            ascending, order = values.flip(-1), order.flip(-1)
-            drop = _top_p_drop(ascending, p, min_keep)
-            # Equal scores may sit in either order; only a tie across the cut decides which token
-            # stays, and then transformers' full sort decides it.
-            cut = drop.sum(-1, keepdim=True)
-            inside = (cut > 0) & (cut < ascending.shape[-1])
-            left = ascending.gather(1, (cut - 1).clamp(min=0))
-            right = ascending.gather(1, cut.clamp(max=ascending.shape[-1] - 1))
-            if not bool((inside & (left == right)).any()):
-                return scores.masked_fill(torch.isneginf(scores).scatter(1, order, drop), NEG_INF)
-        ascending, order = torch.sort(scores, descending=False)
-        drop = _top_p_drop(ascending, p, min_keep)
-        return scores.masked_fill(drop.scatter(1, order, drop), NEG_INF)
-
-    return apply
-
-
-def _top_p_drop(ascending: torch.Tensor, p: Param, min_keep: int) -> torch.Tensor:
-    """For scores sorted ascending: drop the least likely while their total mass stays within 1 - p;
-    the last min_keep always stay."""
-    drop = ascending.softmax(-1).cumsum(-1) <= (1 - p)
-    drop[..., -min_keep:] = False
-    return drop
-
-
-def min_p(p: Param, min_keep: int = 1) -> Processor:
-    """Drop tokens less likely than p times the most likely one. transformers: MinPLogitsWarper."""
-
-    def apply(ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
-        probs = scores.softmax(-1)
-        drop = probs < p * probs.amax(-1, keepdim=True)
-        drop.scatter_(-1, torch.topk(probs, min(min_keep, probs.shape[-1]), dim=-1).indices, False)
-        return scores.masked_fill(drop, NEG_INF)
-
-    return apply
-
-
-def typical_p(mass: Param, min_keep: int = 1) -> Processor:
-    """Keep the tokens whose surprise is closest to the entropy, up to `mass`. transformers: TypicalLogitsWarper."""
-
-    def apply(ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
-        logp = scores.log_softmax(-1)
-        entropy = -(logp * logp.exp()).nansum(-1, keepdim=True)
-        distance, order = torch.sort((-logp - entropy).abs(), descending=False)
-        cumulative = scores.gather(-1, order).softmax(-1).cumsum(-1)
-        last = (cumulative < mass).sum(1).clamp(max=distance.shape[-1] - 1)
-        drop = distance > distance.gather(1, last.view(-1, 1))
-        drop[..., :min_keep] = False
-        return scores.masked_fill(drop.scatter(1, order, drop), NEG_INF)
-
-    return apply
+    after: Callable[[torch.Tensor, torch.Tensor], None] | None = None
+    """A stage with state: called with its output and the chosen tokens once they are chosen."""
 
 
 def build_stages(params: GenerationParams, prompt_length: int) -> tuple[Stage, ...]:
-    """The enabled stages for one set of parameters, in transformers' order."""
-    return make_sampler([Row(params, prompt_length, None)], "cpu").stages
+    """The enabled stages for one set of parameters, in its order (for one row: its names, a teacher-forced
+    pass; a sampling row without a seed gets seed 0 for XTC's draws)."""
+    seeded = params if params.seed is not None or not params.do_sample else replace(params, seed=0)
+    return make_sampler(call_rows(seeded, prompt_length, "cpu")[:1], "cpu").stages
 
 
 @dataclass(frozen=True)
 class Row:
-    """One row of a batch: its parameters, its prompt's length, the generator it draws with. Rows of one
-    call (its `num_return_sequences` answers) share one generator and are drawn together, in one call."""
+    """One row of a batch: its parameters, its prompt's length, the generator it draws with (rows of one
+    call, its `num_return_sequences` answers, share one and are drawn together), its stages' state."""
 
     params: GenerationParams
     prompt_length: int
     generator: torch.Generator | None
+    state: RowState = field(default_factory=RowState)
+    dry_breakers: frozenset[int] = frozenset()
+    """The token ids whose text contains a DRY sequence breaker (the caller, who has the tokenizer, says)."""
 
 
-def call_rows(params: GenerationParams, prompt_length: int, device: torch.device | str) -> list[Row]:
+def call_rows(params: GenerationParams, prompt_length: int, device: torch.device | str,
+              dry_breakers: frozenset[int] = frozenset()) -> list[Row]:
     """The rows of one call: `num_return_sequences` of them, sharing one generator seeded from the
-    parameters (whose seed must be set when sampling)."""
+    parameters (whose seed must be set when sampling), each with its own stage state."""
     generator = torch.Generator(device=device).manual_seed(params.seed) if params.do_sample else None
-    return [Row(params, prompt_length, generator)] * params.num_return_sequences
+    rows = []
+    for i in range(params.num_return_sequences):
+        state = RowState(mirostat_mu=2 * params.mirostat_tau if params.mirostat_tau > 0 else None)
+        if params.xtc_probability > 0:
+            state.xtc_generator = torch.Generator(device=device).manual_seed((params.seed or 0) ^ XTC_SEED + i)
+        rows.append(Row(params, prompt_length, generator, state, dry_breakers))
+    return rows
 
 
 @dataclass(frozen=True)
@@ -203,9 +79,9 @@ class Sampler:
     """How every row of a batch chooses its next token, and how much of the choice the trace keeps."""
 
     stages: tuple[Stage, ...]
-    """Every stage some row enables, in transformers' order, each with the rows it applies to."""
+    """Every stage some row enables, each with the rows it applies to, in the rows' order."""
     row_stages: tuple[tuple[int, ...], ...]
-    """Per row: the indices in `stages` of its own stages."""
+    """Per row: the indices in `stages` of its own stages, in its order."""
     greedy: torch.Tensor
     """[B] bool: rows that take the argmax rather than draw."""
     draws: tuple[tuple[slice, torch.Generator], ...]
@@ -214,44 +90,97 @@ class Sampler:
     """Per row: how many of the model's most likely tokens the trace records."""
     lens: tuple[bool, ...] = ()
     """Per row: whether the trace records every layer's guess (the logit lens)."""
+    states: tuple[RowState, ...] = ()
+    """Per row: its stateful stages' state (mirostat, XTC)."""
 
     def stage_names(self, row: int) -> tuple[str, ...]:
         return tuple(self.stages[i].name for i in self.row_stages[row])
 
 
+def order_of(params: GenerationParams) -> tuple[str, ...]:
+    """A row's stage order: the stages of its sampler_order first, then the others in the default order."""
+    return tuple(params.sampler_order) + tuple(s for s in STAGES if s not in params.sampler_order)
+
+
 def make_sampler(rows: Sequence[Row], device: torch.device | str) -> Sampler:
     """The sampler of a batch whose rows have these parameters (the seed of a sampling row must be set)."""
     params = [r.params for r in rows]
+    states = [r.state for r in rows]
     stages: list[Stage] = []
-
-    def add(name: str, enabled: list[bool], make: Callable[[], Processor]) -> None:
-        if any(enabled):
-            mask = None if all(enabled) else torch.tensor(enabled, device=device)
-            stages.append(Stage(name, make(), mask))
 
     def column(values: list[float]) -> torch.Tensor | float:
         """One number for every row, or a [B, 1] column when they differ."""
         return values[0] if len(set(values)) == 1 else torch.tensor(values, device=device).reshape(-1, 1)
 
+    def tensor(values: list[float]) -> torch.Tensor:
+        return torch.tensor(values, device=device, dtype=torch.float32).reshape(-1, 1)
+
     sampling = [p.do_sample for p in params]
-    add("repetition_penalty", [p.repetition_penalty != 1.0 for p in params],
-        lambda: repetition_penalty(column([p.repetition_penalty for p in params])))
-    for n in sorted({p.no_repeat_ngram_size for p in params} - {0}):
-        add("no_repeat_ngram", [p.no_repeat_ngram_size == n for p in params], lambda: no_repeat_ngram(n))
-    for eos in sorted({p.eos_token_ids for p in params if p.min_new_tokens > 0 and p.eos_token_ids}):
-        add("min_new_tokens", [p.min_new_tokens > 0 and p.eos_token_ids == eos for p in params],
-            lambda: min_new_tokens(column([float(p.min_new_tokens) for p in params]),
-                                   column([float(r.prompt_length) for r in rows]), eos))
-    add("temperature", [s and p.temperature != 1.0 for s, p in zip(sampling, params)],
-        lambda: temperature(column([p.temperature if p.do_sample else 1.0 for p in params])))
-    add("top_k", [s and p.top_k != 0 for s, p in zip(sampling, params)],
-        lambda: top_k(torch.tensor([p.top_k or 1 for p in params], device=device)))
-    add("top_p", [s and p.top_p < 1.0 for s, p in zip(sampling, params)],
-        lambda: top_p(column([p.top_p for p in params])))
-    add("min_p", [s and p.min_p > 0.0 for s, p in zip(sampling, params)],
-        lambda: min_p(column([p.min_p for p in params])))
-    add("typical_p", [s and p.typical_p < 1.0 for s, p in zip(sampling, params)],
-        lambda: typical_p(column([p.typical_p for p in params])))
+    # Each stage: which rows enable it, and how to build it for the whole batch (the others pass through).
+    builders: dict[str, list[tuple[str, list[bool], Callable[[], Processor], Callable | None]]] = {
+        "repetition_penalty": [("repetition_penalty", [p.repetition_penalty != 1.0 for p in params],
+                                lambda: repetition_penalty(column([p.repetition_penalty for p in params])), None)],
+        "frequency_penalty": [("frequency_penalty", [p.frequency_penalty != 0.0 for p in params],
+                               lambda: frequency_penalty(column([p.frequency_penalty for p in params]),
+                                                         column([float(r.prompt_length) for r in rows])), None)],
+        "presence_penalty": [("presence_penalty", [p.presence_penalty != 0.0 for p in params],
+                              lambda: presence_penalty(column([p.presence_penalty for p in params]),
+                                                       column([float(r.prompt_length) for r in rows])), None)],
+        "no_repeat_ngram": [("no_repeat_ngram", [p.no_repeat_ngram_size == n for p in params],
+                             lambda n=n: no_repeat_ngram(n), None)
+                            for n in sorted({p.no_repeat_ngram_size for p in params} - {0})],
+        "min_new_tokens": [("min_new_tokens", [p.min_new_tokens > 0 and p.eos_token_ids == eos for p in params],
+                            lambda eos=eos: min_new_tokens(column([float(p.min_new_tokens) for p in params]),
+                                                           column([float(r.prompt_length) for r in rows]), eos), None)
+                           for eos in sorted({p.eos_token_ids for p in params if p.min_new_tokens > 0 and p.eos_token_ids})],
+        "dry": [("dry", [s and p.dry_multiplier > 0 for s, p in zip(sampling, params)],
+                 lambda: dry([p.dry_multiplier for p in params], [p.dry_base for p in params],
+                             [p.dry_allowed_length for p in params], [p.dry_penalty_last_n for p in params],
+                             [r.dry_breakers for r in rows]), None)],
+        "top_n_sigma": [("top_n_sigma", [s and p.top_n_sigma > 0 for s, p in zip(sampling, params)],
+                         lambda: top_n_sigma(column([p.top_n_sigma for p in params])), None)],
+        "temperature": [
+            ("temperature", [s and p.temperature != 1.0 and p.dynatemp_range == 0 for s, p in zip(sampling, params)],
+             lambda: temperature(column([p.temperature if p.do_sample else 1.0 for p in params])), None),
+            ("dynatemp", [s and p.dynatemp_range > 0 for s, p in zip(sampling, params)],
+             lambda: dynamic_temperature(tensor([p.temperature for p in params]), tensor([p.dynatemp_range for p in params]),
+                                         tensor([p.dynatemp_exponent for p in params]), states), None)],
+        "top_h": [("top_h", [s and p.top_h > 0 for s, p in zip(sampling, params)],
+                   lambda: top_h(column([p.top_h for p in params])), None)],
+        "top_k": [("top_k", [s and p.top_k != 0 for s, p in zip(sampling, params)],
+                   lambda: top_k(torch.tensor([p.top_k or 1 for p in params], device=device)), None)],
+        "top_p": [("top_p", [s and p.top_p < 1.0 for s, p in zip(sampling, params)],
+                   lambda: top_p(column([p.top_p for p in params])), None)],
+        "min_p": [("min_p", [s and p.min_p > 0.0 for s, p in zip(sampling, params)],
+                   lambda: min_p(column([p.min_p for p in params])), None)],
+        "typical_p": [("typical_p", [s and p.typical_p < 1.0 for s, p in zip(sampling, params)],
+                       lambda: typical_p(column([p.typical_p for p in params])), None)],
+        "epsilon_cutoff": [("epsilon_cutoff", [s and p.epsilon_cutoff > 0 for s, p in zip(sampling, params)],
+                            lambda: epsilon_cutoff(column([p.epsilon_cutoff for p in params])), None)],
+        "eta_cutoff": [("eta_cutoff", [s and p.eta_cutoff > 0 for s, p in zip(sampling, params)],
+                        lambda: eta_cutoff(column([p.eta_cutoff for p in params])), None)],
+        "xtc": [("xtc", [s and p.xtc_probability > 0 for s, p in zip(sampling, params)],
+                 lambda: xtc([p.xtc_probability if p.do_sample else 0.0 for p in params],
+                             [p.xtc_threshold for p in params], states), None)],
+        "mirostat": [("mirostat", [s and p.mirostat_tau > 0 for s, p in zip(sampling, params)],
+                      lambda: mirostat(states),
+                      lambda: mirostat_after([p.mirostat_tau for p in params], [p.mirostat_eta for p in params],
+                                             states))],
+    }
+
+    def add(name: str, enabled: list[bool], make: Callable[[], Processor], after: Callable | None) -> None:
+        if any(enabled):
+            mask = None if all(enabled) else torch.tensor(enabled, device=device)
+            stages.append(Stage(name, make(), mask, after() if after else None))
+
+    # logit_bias first, always; then each group of rows with the same order, its stages for its rows alone.
+    add("logit_bias", [bool(p.logit_bias) for p in params], lambda: logit_bias([p.logit_bias for p in params]), None)
+    orders = [order_of(p) for p in params]
+    for order in dict.fromkeys(orders):
+        member = [o == order for o in orders]
+        for stage in order:
+            for name, enabled, make, after in builders[stage]:
+                add(name, [m and e for m, e in zip(member, enabled)], make, after)
 
     row_stages = tuple(tuple(i for i, st in enumerate(stages) if st.rows is None or bool(st.rows[r]))
                        for r in range(len(rows)))
@@ -263,7 +192,7 @@ def make_sampler(rows: Sequence[Row], device: torch.device | str) -> Sampler:
             start = end
     return Sampler(stages=tuple(stages), row_stages=row_stages,
                    greedy=torch.tensor([not s for s in sampling], device=device), draws=tuple(draws),
-                   top_n=tuple(p.top_n for p in params), lens=tuple(p.lens for p in params))
+                   top_n=tuple(p.top_n for p in params), lens=tuple(p.lens for p in params), states=tuple(states))
 
 
 def run_stages(stages: Sequence[Stage], ids: torch.Tensor, logits: torch.Tensor) -> list[torch.Tensor]:
@@ -279,12 +208,15 @@ def run_stages(stages: Sequence[Stage], ids: torch.Tensor, logits: torch.Tensor)
 
 def sample(sampler: Sampler, ids: torch.Tensor, logits: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor], torch.Tensor]:
     """Every row's next token [B] from its logits [B, V] and history `ids` [B, L]; also the scores after
-    each stage and the final log-probabilities, for the trace."""
+    each stage and the final log-probabilities, for the trace. Stateful stages update once it is chosen."""
     scores = run_stages(sampler.stages, ids, logits)
     final_lp = scores[-1].log_softmax(-1)
     token = final_lp.argmax(-1)  # greedy rows; drawing rows are replaced below
     for rows, generator in sampler.draws:
         token[rows] = choose(final_lp[rows], True, generator)
+    for stage, out in zip(sampler.stages, scores[1:]):
+        if stage.after is not None:
+            stage.after(out, token)
     return token, scores, final_lp
 
 

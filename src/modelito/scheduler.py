@@ -26,10 +26,10 @@ from typing import Any, Callable, Iterator, Sequence
 
 from .batch import RunningBatch
 from .errors import ModelitoError
-from .generation import Clock, SequenceBuilder, make_result, push, stream_events, with_seed
+from .generation import Clock, SequenceBuilder, make_result, push, rows_for, stream_events, with_seed
 from .params import GenerationParams, Policy
 from .protocols import LanguageModel, Prompt
-from .sampling import build_stages, call_rows
+from .sampling import build_stages
 from .trace import Event
 
 Deliver = Callable[[Any], None]
@@ -199,8 +199,7 @@ class Scheduler:
         ticket.builders = [SequenceBuilder(ticket.lm, ticket.params) for _ in range(ticket.params.num_return_sequences)]
         ticket.clock = Clock(start=ticket.submitted)
         try:
-            draws = self.batch.join(key, ticket.prompt_ids,
-                                    call_rows(ticket.params, len(ticket.prompt_ids), self.lm.device))
+            draws = self.batch.join(key, ticket.prompt_ids, rows_for(ticket.lm, ticket.params, len(ticket.prompt_ids)))
         except Exception as err:  # noqa: BLE001 - the call fails, the server goes on
             ticket.deliver(err)
             return

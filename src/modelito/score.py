@@ -62,8 +62,14 @@ class Score(Viewable):
 @torch.inference_mode()
 def score(lm: LanguageModel, prompt: Prompt, top_n: int | None = None) -> Score:
     """Teacher-force `prompt` (a text, or chat messages rendered without a generation prompt)."""
-    top_n = check_top_n(spec_of("top_n").default if top_n is None else top_n)
     text, ids = lm.prompt_ids(prompt, add_generation_prompt=False)
+    return score_ids(lm, text, ids, top_n)
+
+
+@torch.inference_mode()
+def score_ids(lm: LanguageModel, text: str, ids: list[int], top_n: int | None = None) -> Score:
+    """Teacher-force the exact token ids `ids` (whose text is `text`): a prompt as the model reads it."""
+    top_n = check_top_n(spec_of("top_n").default if top_n is None else top_n)
     if len(ids) < 2:
         raise ModelitoError(f"{text!r} is a single token: scoring needs at least two (one to predict the next).")
     context = lm.context_length

@@ -99,6 +99,9 @@ class Step:
     """Contrastive search only: the candidates and how they were scored."""
     lens: tuple[LayerGuess, ...] = ()
     """With lens=True: every layer's guess at this step, embeddings first, from the same forward pass."""
+    sampler_state: dict[str, float] | None = None
+    """What stateful stages recorded at this step: mirostat_mu (before its update), xtc_draw and
+    xtc_removed, dynatemp (the temperature used)."""
 
     @property
     def prob(self) -> float:

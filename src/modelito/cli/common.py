@@ -93,7 +93,8 @@ def add_param_flag(parser: Any, spec: Spec, lang: str = "en") -> None:
                         help=allowed + (" Repeatable." if repeat and lang == "en" else " Repetible." if repeat else ""))
 
 
-METAVARS = {"int": "N", "seed": "N", "float": "X", "choice": "VALUE", "strings": "TEXT", "ids": "ID"}
+METAVARS = {"int": "N", "seed": "N", "float": "X", "choice": "VALUE", "strings": "TEXT", "ids": "ID",
+            "bias": "ID=BIAS[,ID=BIAS]", "order": "STAGE[,STAGE]"}
 
 
 def _parser_of(spec: Spec):

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 
 from ..errors import ModelitoError, ParameterError
+from ..score import score_ids
 from . import openai_schema as oai
 from .errors import error_json, internal_error
 from .state import Served, read_json, served
@@ -45,8 +46,13 @@ async def _complete(request: Request, chat: bool) -> Any:
         events = await server.runner.generate(request, req.prompt, policy=server.policy, **req.kwargs)
     except ParameterError as err:
         raise err.renamed(oai.api_names(body, chat).get(err.name, err.name)) from None
+    prompt_score = None
+    if req.echo or req.prompt_logprobs is not None:  # the prompt teacher-forced, as the model reads it
+        top = max(req.top_logprobs, req.prompt_logprobs or 0)
+        prompt_score = await server.runner.run(lambda: score_prompt(server.lm, req.prompt, top))
     if req.stream:
-        return StreamingResponse(_chunks(server, request, req, events, chat), media_type="text/event-stream")
+        return StreamingResponse(_chunks(server, request, req, events, chat, prompt_score),
+                                 media_type="text/event-stream")
     result = None
     async for event in events:
         if isinstance(event, Exception):
@@ -56,13 +62,18 @@ async def _complete(request: Request, chat: bool) -> Any:
         result = event.result or result
     if result is None:  # the client went away: nobody reads this
         return Response(status_code=499)
-    return oai.completion(req, result, chat, server.name, server.lm.token_bytes)
+    return oai.completion(req, result, chat, server.name, server.lm.token_bytes, prompt_score)
 
 
-async def _chunks(server: Served, request: Request, req: oai.OpenAIRequest, events, chat: bool) -> AsyncIterator[str]:
+async def _chunks(server: Served, request: Request, req: oai.OpenAIRequest, events, chat: bool,
+                  prompt_score=None) -> AsyncIterator[str]:
     rid, created = oai.new_id("chatcmpl" if chat else "cmpl"), oai.now()
     head = {"id": rid, "object": "chat.completion.chunk" if chat else "text_completion", "created": created,
             "model": server.name}
+    if req.echo:  # the prompt first, as its own chunk
+        echoed = oai.echo_logprobs(prompt_score, req.top_logprobs) if req.logprobs else None
+        yield sse({**head, "choices": [{"index": 0, "text": prompt_score.text, "finish_reason": None,
+                                        "logprobs": echoed}]})
     started: set[int] = set()
     async for event in events:
         if isinstance(event, Exception):
@@ -79,6 +90,12 @@ async def _chunks(server: Served, request: Request, req: oai.OpenAIRequest, even
         if event.result is not None and req.include_usage:
             yield sse({**head, "choices": [], "usage": oai.usage(event.result)})
     yield "data: [DONE]\n\n"
+
+
+def score_prompt(lm, prompt: Any, top: int):
+    """The prompt as the model reads it (a chat through its template, with the assistant's opening), scored."""
+    text, ids = lm.prompt_ids(prompt)
+    return score_ids(lm, text, ids, top)
 
 
 def sse(data: Any) -> str:

@@ -20,8 +20,8 @@ from ..trace import record_json
 from .limits import MAX_MESSAGES, check_stop, check_text
 
 # OpenAI's own request fields, read one by one below.
-COMMON_FIELDS = {"model", "stream", "stream_options", "logprobs", "top_logprobs", "user", "frequency_penalty",
-                 "presence_penalty", "modelito"}
+COMMON_FIELDS = {"model", "stream", "stream_options", "logprobs", "top_logprobs", "user", "modelito",
+                 "prompt_logprobs"}
 CHAT_FIELDS = COMMON_FIELDS | {"messages", "max_completion_tokens"}
 COMPLETION_FIELDS = COMMON_FIELDS | {"prompt", "echo", "suffix", "best_of"}
 MAX_TOP_LOGPROBS = 20
@@ -39,6 +39,10 @@ class OpenAIRequest:
     logprobs: bool
     stream: bool
     include_usage: bool
+    echo: bool = False
+    """Completions: the prompt comes back before the answer, with its log-probabilities when asked (vLLM's shape)."""
+    prompt_logprobs: int | None = None
+    """vLLM's extension: the prompt's tokens with their log-probability, rank and this many alternatives."""
 
 
 def api_names(body: dict, chat: bool) -> dict[str, str]:
@@ -64,12 +68,9 @@ def _parse(body: dict, chat: bool) -> OpenAIRequest:
     for name in body:
         if name not in allowed:
             raise ParameterError(name, body[name], "not a field modelito accepts here")
-    for name in ("frequency_penalty", "presence_penalty"):
-        if body.get(name) not in (None, 0, 0.0):
-            raise ParameterError(name, body[name], "0 or unset (use repetition_penalty, transformers' penalty)")
     if not chat:
-        if body.get("echo"):
-            raise ParameterError("echo", body["echo"], "false (echoing the prompt is not supported)")
+        if body.get("echo") is not None and not isinstance(body["echo"], bool):
+            raise ParameterError("echo", body["echo"], "true or false")
         if body.get("suffix") is not None:
             raise ParameterError("suffix", body["suffix"], "unset (no insertion mode)")
         if body.get("best_of") not in (None, 1):
@@ -100,8 +101,15 @@ def _parse(body: dict, chat: bool) -> OpenAIRequest:
 
     top, logprobs = _logprobs(body, chat)
     kwargs["top_n"] = max(top, kwargs.get("top_n", spec_of("top_n").default))
+    prompt_top = body.get("prompt_logprobs")  # vLLM's extension: the prompt's log-probabilities
+    if prompt_top is not None:
+        if not is_int(prompt_top) or not 0 <= prompt_top <= MAX_TOP_LOGPROBS:
+            raise ParameterError("prompt_logprobs", prompt_top, f"an integer from 0 to {MAX_TOP_LOGPROBS}")
+        if body.get("stream"):
+            raise ParameterError("prompt_logprobs", prompt_top, "unset with stream: true (as in vLLM)")
     return OpenAIRequest(prompt=_prompt(body, chat), kwargs=kwargs, top_logprobs=top, logprobs=logprobs,
-                         stream=bool(body.get("stream")), include_usage=bool((options or {}).get("include_usage")))
+                         stream=bool(body.get("stream")), include_usage=bool((options or {}).get("include_usage")),
+                         echo=bool(body.get("echo")) and not chat, prompt_logprobs=prompt_top)
 
 
 def _logprobs(body: dict, chat: bool) -> tuple[int, bool]:
@@ -186,6 +194,35 @@ def completion_logprobs(steps, top: int) -> dict:
             "top_logprobs": [{c.text: _lp(c.logprob) for c in s.top[:top]} for s in steps], "text_offset": offsets}
 
 
+def echo_logprobs(score, top: int) -> dict:
+    """The prompt's tokens in completions' logprobs shape: the first has none (nothing predicts it)."""
+    first = score.first_token[1]
+    steps = completion_logprobs(score.steps, top)
+    return {"tokens": [first, *steps["tokens"]], "token_logprobs": [None, *steps["token_logprobs"]],
+            "top_logprobs": [None, *steps["top_logprobs"]],
+            "text_offset": [0, *(len(first) + at for at in steps["text_offset"])]}
+
+
+def join_logprobs(prompt: dict, answer: dict, shift: int) -> dict:
+    """The prompt's logprobs, then the answer's (its offsets after the prompt's text): vLLM's echo."""
+    return {"tokens": prompt["tokens"] + answer["tokens"],
+            "token_logprobs": prompt["token_logprobs"] + answer["token_logprobs"],
+            "top_logprobs": prompt["top_logprobs"] + answer["top_logprobs"],
+            "text_offset": prompt["text_offset"] + [shift + at for at in answer["text_offset"]]}
+
+
+def prompt_logprobs(score, top: int) -> list:
+    """vLLM's prompt_logprobs: per prompt token {id: {logprob, rank, decoded_token}}, the token itself and
+    the `top` most likely; the first is null."""
+    out: list = [None]
+    for s in score.steps:
+        entry = {str(c.token_id): {"logprob": _lp(c.logprob), "rank": r + 1, "decoded_token": c.text}
+                 for r, c in enumerate(s.top[:top])}
+        entry[str(s.token_id)] = {"logprob": _lp(s.logprob), "rank": s.rank, "decoded_token": s.text}
+        out.append(entry)
+    return out
+
+
 def step_json(s) -> dict:
     """One token with the sampler's probability next to the model's, after every stage, and entropy."""
     return {"token_id": s.token_id, "text": s.text, "logprob": _lp(s.logprob), "sampling_logprob": _lp(s.sampling_logprob),
@@ -215,11 +252,17 @@ def usage(result) -> dict:
             "total_tokens": u.prompt_tokens + u.completion_tokens}
 
 
-def completion(request: OpenAIRequest, result, chat: bool, model: str, token_bytes) -> dict:
-    """The whole answer to a non-streaming request."""
+def completion(request: OpenAIRequest, result, chat: bool, model: str, token_bytes, prompt_score=None) -> dict:
+    """The whole answer to a non-streaming request (`prompt_score`: the prompt teacher-forced, for echo and
+    prompt_logprobs)."""
     choices = []
     for i, seq in enumerate(result.sequences):
-        if chat:
+        if request.echo:
+            echoed = echo_logprobs(prompt_score, request.top_logprobs) if request.logprobs else None
+            logprobs = completion_logprobs(visible_steps(seq), request.top_logprobs) if request.logprobs else None
+            choice = {"index": i, "text": prompt_score.text + seq.text, "finish_reason": finish_reason(seq),
+                      "logprobs": join_logprobs(echoed, logprobs, len(prompt_score.text)) if logprobs else None}
+        elif chat:
             logprobs = ({"content": [chat_logprobs(s, request.top_logprobs, token_bytes) for s in visible_steps(seq)]}
                         if request.logprobs else None)
             choice = {"index": i, "message": {"role": "assistant", "content": seq.text},
@@ -227,6 +270,8 @@ def completion(request: OpenAIRequest, result, chat: bool, model: str, token_byt
         else:
             logprobs = completion_logprobs(visible_steps(seq), request.top_logprobs) if request.logprobs else None
             choice = {"index": i, "text": seq.text, "finish_reason": finish_reason(seq), "logprobs": logprobs}
+        if request.prompt_logprobs is not None:
+            choice["prompt_logprobs"] = prompt_logprobs(prompt_score, request.prompt_logprobs)
         choice["modelito"] = extension(result, seq)
         choices.append(choice)
     data = {"id": new_id("chatcmpl" if chat else "cmpl"), "object": "chat.completion" if chat else "text_completion",

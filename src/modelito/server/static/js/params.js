@@ -26,6 +26,8 @@ function control(p) {
       options.map((o) => `<option value="${esc(JSON.stringify(o))}">${esc(String(o))}</option>`).join("") + "</select>";
   }
   if (p.kind === "strings") return `<textarea id="${id}" rows="1" placeholder="${esc(shown(p.value))}"></textarea>`;
+  if (p.kind === "order") return `<input id="${id}" placeholder="${esc(p.choices.join(", "))}">`;
+  if (p.kind === "bias") return `<input id="${id}" placeholder='{"token id": bias}'>`;
   const bounds = (p.low !== null ? ` min="${p.low}"` : "") + (p.high !== null ? ` max="${p.high}"` : "");
   return `<input id="${id}" type="number" step="${p.step ?? "any"}"${bounds} placeholder="${esc(shown(p.value))}">`;
 }
@@ -34,6 +36,8 @@ function read(p, el) {
   if (el.value === "") return undefined;
   if (p.kind === "bool" || p.kind === "choice") return JSON.parse(el.value);
   if (p.kind === "strings") return el.value.split("\n").filter(Boolean);
+  if (p.kind === "order") return el.value.split(",").map((x) => x.trim()).filter(Boolean);
+  if (p.kind === "bias") { try { return JSON.parse(el.value); } catch (e) { return el.value; } }
   return Number(el.value);
 }
 
@@ -60,7 +64,9 @@ function field(p) {
     control(p) + `<div class="doc">${esc(doc)}</div>`;
   const el = f.querySelector("#p-" + p.name);
   if (p.name in chosen) {
-    el.value = p.kind === "bool" || p.kind === "choice" ? JSON.stringify(chosen[p.name]) : shown(chosen[p.name]);
+    const value = chosen[p.name];
+    el.value = p.kind === "bool" || p.kind === "choice" || p.kind === "bias" ? JSON.stringify(value)
+      : p.kind === "order" ? value.join(", ") : shown(value);
     f.classList.add("chg");
   }
   el.addEventListener("change", () => {
