@@ -18,7 +18,7 @@ PACKAGE = ROOT / "src" / "modelito"
 # Bottom to top. A module may import its own layer or a lower one, never a higher one.
 LAYERS = {
     "records": {"errors", "rendering", "params", "merge", "trace", "textstream", "protocols"},
-    "engine": {"sampling", "stages", "engine", "search", "batch", "lens"},
+    "engine": {"sampling", "stages", "engine", "search", "batch", "lens", "onednn"},
     "library": {"hub", "tokens", "modelcard", "generation", "score", "comparison", "classify", "chat", "lm",
                 "loading", "scheduler", "engines", "remote", "inside"},
     "tools": {"train", "testing", "demo"},

@@ -202,12 +202,14 @@ def test_429_names_the_limit_and_the_server_keeps_serving(tiny_lm, slow_forward)
 
     server = Server(tiny_lm, max_tokens_cap=100, max_batch=1, max_waiting=1)
     try:
-        body = {"prompt": "Hola", "max_tokens": 60, "min_tokens": 60, "temperature": 0}
+        body = {"prompt": "Hola", "max_tokens": 100, "min_tokens": 100, "temperature": 0}
         for _ in range(2):
             threading.Thread(target=httpx.post, args=(server.url + "/v1/completions",),
                              kwargs={"json": body, "timeout": 60}, daemon=True).start()
         deadline = time.time() + 10
-        while server.app.state.served.runner.status()["waiting"] < 1:
+        # Both must be in place (one decoding, one waiting) before the third asks: the first call also
+        # shows as waiting for an instant before it joins the batch.
+        while (status := server.app.state.served.runner.status())["waiting"] < 1 or status["rows"] < 1:
             assert time.time() < deadline
             time.sleep(0.01)
         r = httpx.post(server.url + "/v1/completions", json=body, timeout=30)

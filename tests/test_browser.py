@@ -79,8 +79,13 @@ def test_chat_streams_tokens_with_probabilities_and_alternatives(page):
     assert "model" in header
     shot(page, "chat")
     before = page.inner_text("#history .msg:last-child")
-    alternative = page.locator("#details .alt").nth(1)
-    alt_text = alternative.locator("td").first.inner_text().strip('"')
+    # Branch on an alternative whose text reads as itself (a byte or control token shows escaped, \\u0000).
+    alternatives = page.locator("#details .alt")
+    for i in range(1, alternatives.count()):
+        alternative = alternatives.nth(i)
+        alt_text = alternative.locator("td").first.inner_text().strip('"')
+        if alt_text.strip() and alt_text.isprintable() and "\\" not in alt_text:
+            break
     alternative.click()  # branch: continue from the other token
     page.wait_for_function("document.querySelectorAll('#history .msg').length === 2 && "
                            "document.querySelector('#history .msg:last-child').innerText.length > 0", timeout=60000)
