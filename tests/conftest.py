@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -74,3 +75,16 @@ def extended(monkeypatch):
     monkeypatch.setattr(params, "GenerationParams", Extended)
     monkeypatch.setattr(merge, "GenerationParams", Extended)
     return Extended
+
+
+def slow_down(lm, monkeypatch, seconds: float):
+    """Make each forward pass of lm's model take `seconds` more, so that calls overlap in time
+    (sleeping releases the GIL, as torch's kernels do). Returns lm."""
+    forward = lm.model.forward
+
+    def slow(*args, **kwargs):
+        time.sleep(seconds)
+        return forward(*args, **kwargs)
+
+    monkeypatch.setattr(lm.model, "forward", slow)
+    return lm

@@ -9,6 +9,7 @@ import httpx
 import pytest
 import torch
 
+from conftest import slow_down
 from modelito import sampling
 from modelito.batch import RunningBatch
 from modelito.generation import with_seed
@@ -186,13 +187,7 @@ def test_a_full_queue_says_busy(tiny_lm, slow_forward):
 @pytest.fixture
 def slow_forward(tiny_lm, monkeypatch):
     """Each forward pass of the tiny model takes 10 ms more, so that calls overlap in time."""
-    forward = tiny_lm.model.forward
-
-    def slow(*args, **kwargs):
-        time.sleep(0.01)
-        return forward(*args, **kwargs)
-
-    monkeypatch.setattr(tiny_lm.model, "forward", slow)
+    slow_down(tiny_lm, monkeypatch, 0.01)
 
 
 # -- through the server ---------------------------------------------------------------------------

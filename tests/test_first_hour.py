@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, slow_down
 from test_server import MESSAGES, Server
 
 openai = pytest.importorskip("openai", reason="the test extras install the openai client")
@@ -26,15 +26,8 @@ ENTRY = Path(sys.executable).parent / "modelito"
 
 @pytest.fixture
 def slow_lm(tiny_lm, monkeypatch):
-    """The tiny model, each forward pass made to take 20 ms more (sleeping releases the GIL, as torch does)."""
-    forward = tiny_lm.model.forward
-
-    def slow(*args, **kwargs):
-        time.sleep(0.02)
-        return forward(*args, **kwargs)
-
-    monkeypatch.setattr(tiny_lm.model, "forward", slow)
-    return tiny_lm
+    """The tiny model, each forward pass made to take 20 ms more."""
+    return slow_down(tiny_lm, monkeypatch, 0.02)
 
 
 @pytest.fixture
