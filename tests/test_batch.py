@@ -192,26 +192,45 @@ def slow_forward(tiny_lm, monkeypatch):
 
 # -- through the server ---------------------------------------------------------------------------
 
-def test_429_names_the_limit_and_the_server_keeps_serving(tiny_lm, slow_forward):
+def test_429_names_the_limit_and_the_server_keeps_serving(tiny_lm, monkeypatch):
     from test_server import Server
 
+    # The first call's decode steps wait at a gate, so that one call is decoding and one waiting for as
+    # long as the test needs, whatever the machine's speed.
+    gate, forward, calls = threading.Event(), tiny_lm.model.forward, []
+
+    def gated(*args, **kwargs):
+        calls.append(1)
+        if len(calls) > 1:  # the first call's prefill passes; its first decode step waits
+            gate.wait(60)
+        return forward(*args, **kwargs)
+
+    monkeypatch.setattr(tiny_lm.model, "forward", gated)
     server = Server(tiny_lm, max_tokens_cap=100, max_batch=1, max_waiting=1)
     try:
-        body = {"prompt": "Hola", "max_tokens": 100, "min_tokens": 100, "temperature": 0}
-        for _ in range(2):
-            threading.Thread(target=httpx.post, args=(server.url + "/v1/completions",),
-                             kwargs={"json": body, "timeout": 60}, daemon=True).start()
-        deadline = time.time() + 10
-        # Both must be in place (one decoding, one waiting) before the third asks: the first call also
-        # shows as waiting for an instant before it joins the batch.
-        while (status := server.app.state.served.runner.status())["waiting"] < 1 or status["rows"] < 1:
-            assert time.time() < deadline
-            time.sleep(0.01)
+        body = {"prompt": "Hola", "max_tokens": 5, "min_tokens": 5, "temperature": 0}
+        posts = []
+        # One call at a time, each once the previous is in place: sent together, the second could find
+        # the first still queued (an instant before it joins) and be the one refused.
+        for wanted in ("rows", "waiting"):
+            posts.append(threading.Thread(target=httpx.post, args=(server.url + "/v1/completions",),
+                                          kwargs={"json": body, "timeout": 60}, daemon=True))
+            posts[-1].start()
+            deadline = time.time() + 20
+            while (status := server.app.state.served.runner.status())[wanted] < 1:
+                assert time.time() < deadline, status
+                time.sleep(0.01)
         r = httpx.post(server.url + "/v1/completions", json=body, timeout=30)
         assert r.status_code == 429 and "requests are waiting" in r.json()["error"]["message"]
         status = httpx.get(server.url + "/api/status").json()
         assert status["rows"] == 1 and status["waiting"] == 1 and status["max_batch"] == 1
+        gate.set()
+        for post in posts:
+            post.join(timeout=30)
+        r = httpx.post(server.url + "/v1/completions", json=body, timeout=30)  # it kept serving
+        assert r.status_code == 200 and r.json()["usage"]["completion_tokens"] == 5
     finally:
+        gate.set()
         server.stop()
 
 

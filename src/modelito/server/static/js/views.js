@@ -27,7 +27,9 @@ export async function tokenize() {
 
 export function initTokenizer() {
   $("#tokinput").addEventListener("input", () => { clearTimeout(tokenTimer); tokenTimer = setTimeout(tokenize, 150); });
-  onLang(() => { if (!$("#tokens").hidden) tokenize(); });
+  // A hidden view's output would stay in the old language until its next run: drop it (opening the view
+  // tokenizes again).
+  onLang(() => { if (!$("#tokens").hidden) tokenize(); else $("#tokout").innerHTML = ""; });
 }
 
 // ---------- Compare settings ----------
