@@ -184,6 +184,26 @@ def test_a_full_queue_says_busy(tiny_lm, slow_forward):
         scheduler.close()
 
 
+def test_a_call_counts_as_running_from_the_moment_it_leaves_the_queue(tiny_lm, monkeypatch):
+    """While its prompt is prefilled (here held at a gate) a call is neither in the batch nor waiting:
+    the status still counts it, and a server with no room to wait says busy."""
+    gate, forward = threading.Event(), tiny_lm.model.forward
+    monkeypatch.setattr(tiny_lm.model, "forward", lambda *a, **k: (gate.wait(60), forward(*a, **k))[1])
+    scheduler = Scheduler(tiny_lm, max_batch=4, max_waiting=0)
+    try:
+        scheduler.submit("Hola", lambda item: None, max_new_tokens=3)
+        deadline = time.time() + 10
+        while scheduler.status()["running"] < 1:
+            assert time.time() < deadline, scheduler.status()
+            time.sleep(0.01)
+        assert scheduler.status()["rows"] == 0 and scheduler.status()["waiting"] == 0 and scheduler.busy()
+        with pytest.raises(Busy):
+            scheduler.submit("Hola", lambda item: None, max_new_tokens=3)
+    finally:
+        gate.set()
+        scheduler.close()
+
+
 @pytest.fixture
 def slow_forward(tiny_lm, monkeypatch):
     """Each forward pass of the tiny model takes 10 ms more, so that calls overlap in time."""

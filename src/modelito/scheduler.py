@@ -83,6 +83,7 @@ class Scheduler:
         self.batch = RunningBatch(lm.model)
         self._queue: collections.deque[Ticket | tuple[Callable[[], Any], Future]] = collections.deque()
         self._tickets: dict[int, Ticket] = {}
+        self._taken = 0  # calls out of the queue but not in the batch: being prefilled, or running alone
         self._keys = itertools.count()
         self._wake = threading.Condition()
         self._recent: collections.deque[tuple[float, int]] = collections.deque()
@@ -138,11 +139,11 @@ class Scheduler:
         now = time.perf_counter()
         recent = [(t, n) for t, n in list(self._recent) if now - t <= 10]
         span = now - recent[0][0] if len(recent) > 1 else 0.0
-        return {"rows": self.batch.size, "running": len(self._tickets), "waiting": len(self._queue),
+        return {"rows": self.batch.size, "running": len(self._tickets) + self._taken, "waiting": len(self._queue),
                 "max_batch": self.max_batch, "tokens_per_second": sum(n for _, n in recent[1:]) / span if span else 0.0}
 
     def busy(self) -> bool:
-        return bool(self._tickets or self._queue)
+        return bool(self._tickets or self._queue or self._taken)
 
     def close(self) -> None:
         with self._wake:
@@ -154,7 +155,7 @@ class Scheduler:
 
     def _enqueue(self, item: Ticket | tuple[Callable[[], Any], Future]) -> None:
         with self._wake:
-            if len(self._queue) >= self.max_waiting and (self._tickets or self._queue):
+            if len(self._queue) >= self.max_waiting and (self._tickets or self._queue or self._taken):
                 raise Busy(f"the server is busy: {len(self._queue)} requests are waiting, its limit; try again "
                            "in a moment")
             self._queue.append(item)
@@ -184,15 +185,21 @@ class Scheduler:
                 if not fits:
                     return
                 self._queue.popleft()
+                taken = isinstance(head, Ticket) and not head.cancelled.is_set()
+                self._taken += taken  # counted as running from the moment it leaves the queue
             if not isinstance(head, Ticket):
                 self._run_call(*head)
-            elif head.cancelled.is_set():
+            elif not taken:
                 head.deliver(None)
-            elif head.exclusive:
-                self._run_alone(head)
             else:
-                budget -= len(head.prompt_ids)
-                self._join(head)
+                try:
+                    if head.exclusive:
+                        self._run_alone(head)
+                    else:
+                        budget -= len(head.prompt_ids)
+                        self._join(head)
+                finally:
+                    self._taken -= 1
 
     def _join(self, ticket: Ticket) -> None:
         key = next(self._keys)
