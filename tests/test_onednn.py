@@ -83,3 +83,15 @@ def test_half_precision_and_small_layers_are_left_alone(tiny_path):
     tiny = modelito.load(tiny_path, device="cpu")  # 64 wide: the call would cost more than it gains
     for lm in (bf16, tiny):
         assert not any(isinstance(m, OneDNNLinear) for m in lm.model.modules())
+
+
+def test_where_onednn_measures_slower_nothing_changes(tmp_path, monkeypatch):
+    """On a CPU where oneDNN loses (say a laptop's ARM chip) the model keeps torch's own layers."""
+    from modelito import onednn
+    from modelito.testing import tiny_model
+
+    monkeypatch.setattr(onednn, "_faster", lambda layer: False)
+    path = tiny_model(tmp_path / "wide", seed=3, hidden_size=512, num_attention_heads=8, num_key_value_heads=2)
+    lm = modelito.load(path, device="cpu")
+    assert not any(isinstance(m, OneDNNLinear) for m in lm.model.modules())
+    assert not any("oneDNN" in note for note in lm.notes)

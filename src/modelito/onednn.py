@@ -7,10 +7,13 @@ with 2 to 8 rows; oneDNN's matmul on the very same dense [out, in] weight reache
 with one row and about 19 with five (benchmarks/decode.py, docs/architecture.md). Nothing is copied
 or re-laid out: a Linear only changes class, and its forward calls oneDNN when the product runs
 without gradients (decoding, scoring); with gradients (attribution) it is the plain Linear.
-Half precision already goes through oneDNN, and a GPU is untouched.
+Half precision already goes through oneDNN, and a GPU is untouched. Other CPUs (a laptop's ARM chip)
+may differ, so the model's largest layer is timed both ways at load and oneDNN used only if faster.
 """
 
 from __future__ import annotations
+
+import time
 
 import torch
 import torch.nn.functional as F
@@ -29,10 +32,11 @@ class OneDNNLinear(torch.nn.Linear):
 
 def use_onednn(model: torch.nn.Module) -> int:
     """Turn the model's large float32 CPU Linear layers into OneDNNLinear, in place, when this torch
-    has oneDNN and its product agrees with F.linear here. Returns how many layers changed."""
+    has oneDNN, its product agrees with F.linear here and is faster on the largest layer. Returns how
+    many layers changed."""
     layers = [m for m in model.modules() if type(m) is torch.nn.Linear and m.weight.device.type == "cpu"
               and m.weight.dtype == torch.float32 and m.weight.numel() >= SMALL]
-    if not layers or not _agrees():
+    if not layers or not _agrees() or not _faster(max(layers, key=lambda m: m.weight.numel())):
         return 0
     for layer in layers:
         layer.__class__ = OneDNNLinear
@@ -52,3 +56,22 @@ def _agrees() -> bool:
     except RuntimeError:  # built without it, or another signature
         return False
     return ours.shape == (2, 3, 640) and torch.allclose(ours, F.linear(x, weight, bias), rtol=1e-4, atol=1e-4)
+
+
+def _faster(layer: torch.nn.Linear, repeats: int = 3) -> bool:
+    """oneDNN multiplies one row by this layer's weight faster than torch's default path, on this machine."""
+    x = torch.randn(1, 1, layer.in_features)
+
+    def best(product) -> float:
+        product()  # the first call pays one-off costs (oneDNN builds its kernel for the shape)
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            product()
+            times.append(time.perf_counter() - start)
+        return min(times)
+
+    with torch.inference_mode():
+        onednn = best(lambda: torch.ops.mkldnn._linear_pointwise(x, layer.weight, layer.bias, "none", [], ""))
+        default = best(lambda: F.linear(x, layer.weight, layer.bias))
+    return onednn < default
