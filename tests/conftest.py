@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -88,3 +89,18 @@ def slow_down(lm, monkeypatch, seconds: float):
 
     monkeypatch.setattr(lm.model, "forward", slow)
     return lm
+
+
+def hold_forward(lm, monkeypatch, passing: int = 0) -> threading.Event:
+    """Let the first `passing` forward passes of lm's model through; every later one waits until the
+    returned gate is set (or 60 s). Holds a call in place, whatever the machine's speed."""
+    gate, forward, calls = threading.Event(), lm.model.forward, []
+
+    def held(*args, **kwargs):
+        calls.append(1)
+        if len(calls) > passing:
+            gate.wait(60)
+        return forward(*args, **kwargs)
+
+    monkeypatch.setattr(lm.model, "forward", held)
+    return gate

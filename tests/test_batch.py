@@ -9,7 +9,7 @@ import httpx
 import pytest
 import torch
 
-from conftest import slow_down
+from conftest import hold_forward, slow_down
 from modelito import sampling
 from modelito.batch import RunningBatch
 from modelito.generation import with_seed
@@ -187,8 +187,7 @@ def test_a_full_queue_says_busy(tiny_lm, slow_forward):
 def test_a_call_counts_as_running_from_the_moment_it_leaves_the_queue(tiny_lm, monkeypatch):
     """While its prompt is prefilled (here held at a gate) a call is neither in the batch nor waiting:
     the status still counts it, and a server with no room to wait says busy."""
-    gate, forward = threading.Event(), tiny_lm.model.forward
-    monkeypatch.setattr(tiny_lm.model, "forward", lambda *a, **k: (gate.wait(60), forward(*a, **k))[1])
+    gate = hold_forward(tiny_lm, monkeypatch)
     scheduler = Scheduler(tiny_lm, max_batch=4, max_waiting=0)
     try:
         scheduler.submit("Hola", lambda item: None, max_new_tokens=3)
@@ -217,15 +216,7 @@ def test_429_names_the_limit_and_the_server_keeps_serving(tiny_lm, monkeypatch):
 
     # The first call's decode steps wait at a gate, so that one call is decoding and one waiting for as
     # long as the test needs, whatever the machine's speed.
-    gate, forward, calls = threading.Event(), tiny_lm.model.forward, []
-
-    def gated(*args, **kwargs):
-        calls.append(1)
-        if len(calls) > 1:  # the first call's prefill passes; its first decode step waits
-            gate.wait(60)
-        return forward(*args, **kwargs)
-
-    monkeypatch.setattr(tiny_lm.model, "forward", gated)
+    gate = hold_forward(tiny_lm, monkeypatch, passing=1)  # the first call's prefill passes
     server = Server(tiny_lm, max_tokens_cap=100, max_batch=1, max_waiting=1)
     try:
         body = {"prompt": "Hola", "max_tokens": 5, "min_tokens": 5, "temperature": 0}

@@ -155,7 +155,7 @@ class Scheduler:
 
     def _enqueue(self, item: Ticket | tuple[Callable[[], Any], Future]) -> None:
         with self._wake:
-            if len(self._queue) >= self.max_waiting and (self._tickets or self._queue or self._taken):
+            if len(self._queue) >= self.max_waiting and self.busy():
                 raise Busy(f"the server is busy: {len(self._queue)} requests are waiting, its limit; try again "
                            "in a moment")
             self._queue.append(item)
