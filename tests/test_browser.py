@@ -96,15 +96,19 @@ def test_chat_streams_tokens_with_probabilities_and_alternatives(page):
 
 
 def test_prompt_view_and_language_switch(page):
+    page.locator("#history .tok").first.click()  # a token's details are open when the language changes
+    page.wait_for_selector("#details table")
     page.click("#showprompt")
     page.wait_for_selector("#prompttext:not([hidden])")
     assert "<|im_start|>user" in page.inner_text("#prompttext")
     page.select_option("#lang", "es")
     assert page.inner_text("nav button[data-view=params]") == "Parámetros"
     assert page.inner_text("#send") == "Enviar"
+    details = page.inner_text("#details")  # drawn again in Spanish, not left in English
+    assert "Pulsa una alternativa" in details and "Click an alternative" not in details
     shot(page, "spanish")
     page.select_option("#lang", "en")
-    assert page.inner_text("#send") == "Send"
+    assert page.inner_text("#send") == "Send" and "Click an alternative" in page.inner_text("#details")
 
 
 def test_tokenizer_view_live(page):

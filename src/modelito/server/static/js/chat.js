@@ -8,6 +8,7 @@ import { chosen } from "./params.js";
 
 const $ = (s) => document.querySelector(s);
 let messages = []; // {role, content, steps?, stages?, finish?}
+let shown = null; // the arguments of the token details on display, to draw them again in another language
 
 export function initChat() {
   $("#chatform").addEventListener("submit", (e) => {
@@ -24,9 +25,11 @@ export function initChat() {
   $("#regen").addEventListener("click", () => {
     if (messages.length && messages[messages.length - 1].role === "assistant") answer(messages.length - 1);
   });
-  $("#clear").addEventListener("click", () => { messages = []; renderHistory(); $("#details").innerHTML = ""; });
+  $("#clear").addEventListener("click", () => {
+    messages = []; shown = null; renderHistory(); $("#details").innerHTML = "";
+  });
   $("#showprompt").addEventListener("click", showPrompt);
-  onLang(renderHistory);
+  onLang(() => { renderHistory(); if (shown) showDetails(...shown); });
 }
 
 function chatMessages(upto) {
@@ -107,6 +110,7 @@ function token(m, i, s, k) {
 }
 
 function showDetails(step, stageNames, turn, index) {
+  shown = [step, stageNames, turn, index];
   const panel = $("#details");
   const entropy = step.entropy === null ? "—" : step.entropy.toFixed(2);
   let h = `<b>${esc(JSON.stringify(step.text))}</b> · ${t("model")} ${pct(step.logprob)} · ${t("sampler")} ` +
