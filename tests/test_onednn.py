@@ -14,12 +14,18 @@ CHAT = [{"role": "user", "content": "Hola modelito, hablas español?"}]
 
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory):
-    """A random Qwen2 wide enough (512) for its layers to qualify, loaded both ways."""
+    """A random Qwen2 wide enough (512) for its layers to qualify, loaded both ways.
+
+    Whether oneDNN wins is timed at load and differs between CPUs (CI's said no for these 2 MB
+    layers, which sit in cache): these tests are about what the swap does, so the timing says yes."""
+    from modelito import onednn
     from modelito.testing import tiny_model
 
     path = tiny_model(tmp_path_factory.mktemp("wide") / "model", seed=3, hidden_size=512,
                       num_attention_heads=8, num_key_value_heads=2)
-    return modelito.load(path, device="cpu"), modelito.load(path, device="cpu", optimize=False)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(onednn, "_faster", lambda layer: True)
+        return modelito.load(path, device="cpu"), modelito.load(path, device="cpu", optimize=False)
 
 
 def test_only_the_class_changes_never_the_weights(pair):
@@ -36,13 +42,19 @@ def test_only_the_class_changes_never_the_weights(pair):
     assert isinstance(layer, torch.nn.Linear) and layer.weight.is_contiguous()
 
 
-def test_teacher_forced_logits_equal_the_plain_path(pair):
+def test_teacher_forced_logits_equal_the_plain_path(pair, monkeypatch):
+    from modelito import onednn
+
     fast, plain = pair
+    calls = []
+    product = onednn.onednn_linear
+    monkeypatch.setattr(onednn, "onednn_linear", lambda *args: calls.append(1) or product(*args))
     _, ids = fast.prompt_ids(CHAT)
     with torch.inference_mode():
         ours = fast.model(input_ids=torch.tensor([ids])).logits[0]
+        assert len(calls) == 2 * 5 + 1  # oneDNN really ran, once per swapped layer ...
         theirs = plain.model(input_ids=torch.tensor([ids])).logits[0]
-    assert not torch.equal(ours, theirs)  # another kernel really ran (its sums round differently) ...
+    assert len(calls) == 2 * 5 + 1
     torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-4)  # ... to the same numbers
 
 
