@@ -16,7 +16,7 @@ CHAT = [{"role": "user", "content": "Hola modelito, hablas español?"}]
 def pair(tmp_path_factory):
     """A random Qwen2 wide enough (512) for its layers to qualify, loaded both ways.
 
-    Whether oneDNN wins is timed at load and differs between CPUs (CI's said no for these 2 MB
+    Whether oneDNN wins is timed at load and differs between CPUs (CI's said no for these 4 MB
     layers, which sit in cache): these tests are about what the swap does, so the timing says yes."""
     from modelito import onednn
     from modelito.testing import tiny_model
