@@ -96,8 +96,9 @@ def test_chat_streams_tokens_with_probabilities_and_alternatives(page):
 
 
 def test_prompt_view_and_language_switch(page):
-    page.locator("#history .tok").first.click()  # a token's details are open when the language changes
+    page.locator("#history .tok").nth(1).click()  # a token's details are open when the language changes
     page.wait_for_selector("#details table")
+    selected = page.locator("#history .tok").nth(1).inner_text()
     page.click("#showprompt")
     page.wait_for_selector("#prompttext:not([hidden])")
     assert "<|im_start|>user" in page.inner_text("#prompttext")
@@ -106,6 +107,8 @@ def test_prompt_view_and_language_switch(page):
     assert page.inner_text("#send") == "Enviar"
     details = page.inner_text("#details")  # drawn again in Spanish, not left in English
     assert "Pulsa una alternativa" in details and "Click an alternative" not in details
+    marked = page.locator("#history .tok.sel")  # and the token it belongs to is still the marked one
+    assert marked.count() == 1 and marked.inner_text() == selected
     shot(page, "spanish")
     page.select_option("#lang", "en")
     assert page.inner_text("#send") == "Send" and "Click an alternative" in page.inner_text("#details")

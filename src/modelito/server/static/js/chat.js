@@ -95,6 +95,8 @@ function token(m, i, s, k) {
   // The end of turn is not text: show it as a marker, with the probability the model gave it.
   const isEnd = m.finish === "eos" && k === m.steps.length - 1;
   span.className = isEnd ? "tok end" : "tok";
+  // Every streamed step and a language switch draw the history anew: keep the open token marked.
+  if (shown && shown[0] === s) span.classList.add("sel");
   span.tabIndex = 0;
   span.style.background = color(s.logprob);
   span.textContent = isEnd ? `⏎ ${t("end")} ${pct(s.logprob)}` : s.text;
