@@ -81,7 +81,7 @@ else:
 
 ¿Muestrea este modelo por defecto? La ficha lo dice en una frase, y `lm.params` muestra de dónde sale
 cada valor (tuyo, del `generation_config` del modelo, o el valor por defecto de transformers)."""),
-    ("code", """print(lm.info().defaults_sentence)
+    ("code", """print(lm.info().explain_defaults("es"))
 lm.params(max_new_tokens=50).sources"""),
     ("md", """### Las probabilidades de cada token
 
@@ -223,6 +223,8 @@ def notebook(lang: str = "es") -> dict:
     for i, (kind, source) in enumerate(CELLS):
         if kind == "md" and lang == "en":
             source = next(english)
+        if kind == "code" and lang == "en":  # the code is shared; only the card's sentence names a language
+            source = source.replace('explain_defaults("es")', "explain_defaults()")
         cell = {"cell_type": "markdown" if kind == "md" else "code", "id": f"cell-{i}", "metadata": {},
                 "source": source.splitlines(True)}
         if kind == "code":

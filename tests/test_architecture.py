@@ -17,7 +17,7 @@ from conftest import ROOT
 PACKAGE = ROOT / "src" / "modelito"
 # Bottom to top. A module may import its own layer or a lower one, never a higher one.
 LAYERS = {
-    "records": {"errors", "rendering", "params", "merge", "trace", "textstream", "protocols"},
+    "records": {"errors", "rendering", "words", "params", "merge", "trace", "textstream", "protocols"},
     "engine": {"sampling", "stages", "engine", "search", "batch", "lens", "onednn"},
     "library": {"hub", "tokens", "modelcard", "generation", "score", "comparison", "classify", "chat", "lm",
                 "loading", "scheduler", "engines", "remote", "inside"},

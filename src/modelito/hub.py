@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 from .errors import ModelLoadError
+from .words import Phrase
 
 RANDOM_PREFIX = "random:"
 SHIPPED = Path(__file__).parent / "models"  # modelito-tiny, modelito-tiny-instruct (package data)
@@ -53,8 +54,8 @@ def choose_device(device: str) -> tuple[Any, str]:
 
     if device == "auto":
         if torch.cuda.is_available():
-            return torch.device("cuda"), "device cuda: a CUDA GPU is available"
-        return torch.device("cpu"), "device cpu: no CUDA GPU is available"
+            return torch.device("cuda"), Phrase("device_cuda")
+        return torch.device("cpu"), Phrase("device_cpu")
     try:
         chosen = torch.device(device)
     except (RuntimeError, TypeError) as err:
@@ -64,7 +65,7 @@ def choose_device(device: str) -> tuple[Any, str]:
     if chosen.type == "cuda" and chosen.index is not None and chosen.index >= torch.cuda.device_count():
         raise ModelLoadError(f"device={device!r}: this machine has {torch.cuda.device_count()} CUDA GPU(s), "
                              f"numbered from 0.")
-    return chosen, f"device {chosen}: asked for"
+    return chosen, Phrase("device_asked", device=str(chosen))
 
 
 def choose_dtype(dtype: str, config: object, device: Any) -> tuple[Any, str]:
@@ -73,16 +74,16 @@ def choose_dtype(dtype: str, config: object, device: Any) -> tuple[Any, str]:
 
     if dtype == "auto":
         if device.type == "cpu":
-            return torch.float32, "dtype float32: the default on a CPU (half precision is slow or unsupported there)"
+            return torch.float32, Phrase("dtype_cpu")
         own = getattr(config, "dtype", None) or torch.float32
         own = getattr(torch, own) if isinstance(own, str) else own
-        return own, f"dtype {str(own).removeprefix('torch.')}: the model's own dtype"
+        return own, Phrase("dtype_own", dtype=str(own).removeprefix("torch."))
     candidate = getattr(torch, str(dtype).removeprefix("torch."), None)
     if not isinstance(candidate, torch.dtype) or not candidate.is_floating_point:
         raise ModelLoadError(
             f"dtype={dtype!r} is not a floating-point torch dtype: use 'auto', 'float32', 'bfloat16' or 'float16'."
         )
-    return candidate, f"dtype {str(candidate).removeprefix('torch.')}: asked for"
+    return candidate, Phrase("dtype_asked", dtype=str(candidate).removeprefix("torch."))
 
 
 def _explain(source: str, err: Exception) -> ModelLoadError:

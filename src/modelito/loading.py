@@ -11,6 +11,7 @@ from .hub import RANDOM_PREFIX, choose_device, choose_dtype, from_pretrained, re
 from .onednn import use_onednn
 from .lm import LM
 from .remote import RemoteLM, connect, is_url
+from .words import Phrase
 
 RANDOM_SEED = 0  # random weights are still reproducible
 
@@ -61,7 +62,7 @@ def load(name_or_path: str | os.PathLike, device: str = "auto", dtype: str = "au
     model.to(chosen_device).eval()
     notes = [device_note, dtype_note]
     if optimize and (changed := use_onednn(model)):
-        notes.append(f"{changed} float32 linear layers run through oneDNN (faster decoding on a CPU)")
+        notes.append(Phrase("onednn", n=changed))
     stored = getattr(config, "dtype", None)
     return LM(
         model,

@@ -11,6 +11,7 @@ from typing import Any
 
 from .hub import RANDOM_PREFIX, from_pretrained, resolve_name
 from .rendering import Viewable
+from .words import Words
 
 # The config field holding the context length differs by family.
 CONTEXT_FIELDS = ("max_position_embeddings", "n_positions", "seq_length", "max_sequence_length", "n_ctx")
@@ -48,27 +49,28 @@ class ModelCard(Viewable):
     @property
     def vocab_note(self) -> str:
         """Why the model's and the tokenizer's vocabulary sizes differ."""
-        diff = self.model_vocab_size - self.tokenizer_vocab_size
-        if diff > 0:
-            return (f"the model's output layer has {diff:,} more rows than the tokenizer has tokens: the matrix is "
-                    "padded (to a size that multiplies fast on GPUs, and to leave room for new tokens); those rows "
-                    "are never produced by the tokenizer")
-        if diff < 0:
-            return f"the tokenizer has {-diff:,} tokens the model cannot produce (its output layer is smaller)"
-        return "the model and the tokenizer have the same vocabulary"
+        return self.explain_vocabulary()
 
     @property
     def defaults_sentence(self) -> str:
         """The generation defaults in one plain sentence."""
-        d = self.generation_defaults
+        return self.explain_defaults()
+
+    def explain_vocabulary(self, lang: str = "en") -> str:
+        """`vocab_note` in "en" or "es"."""
+        w, diff = Words(lang), self.model_vocab_size - self.tokenizer_vocab_size
+        return w("vocab_padded", n=diff) if diff > 0 else w("vocab_unreachable", n=-diff) if diff < 0 else w("vocab_same")
+
+    def explain_defaults(self, lang: str = "en") -> str:
+        """`defaults_sentence` in "en" or "es": `print(lm.info().explain_defaults("es"))`."""
+        w, d = Words(lang), self.generation_defaults
         if not d.get("do_sample"):
             extra = [f"{k.replace('_', ' ')} {d[k]}" for k in ("repetition_penalty", "no_repeat_ngram_size") if k in d]
-            return "This model decodes greedily by default (always the most likely token)" + (
-                f", with {', '.join(extra)}." if extra else ".")
+            return w("greedy_default") + (w("greedy_with", extra=", ".join(extra)) if extra else ".")
         parts = [f"{k.replace('_', ' ')} {d[k]}" for k in SAMPLING_FIELDS if k in d]
         if "top_k" not in d:
-            parts.append("top k 50 (transformers' default)")
-        return "This model samples by default: " + ", ".join(parts) + "."
+            parts.append(w("top_k_default"))
+        return w("samples_default", parts=", ".join(parts))
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

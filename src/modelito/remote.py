@@ -30,6 +30,7 @@ from .params import Policy, schema, spec_of
 from .protocols import Prompt
 from .rendering import Viewable
 from .score import Score
+from .words import Phrase
 from .tokens import Token, Tokens
 from .trace import Candidate, Event, Result, Sequence as Seq, Step, Usage
 
@@ -109,7 +110,7 @@ class RemoteLM:
             found = replace(found, logprobs=logprobs)
         self.remote: Engine = found
         self.client.kind, self.client.name = found.kind, self.name
-        self.notes = (f"remote engine {found.kind} at {self.url}; its log-probabilities: {found.logprobs}",)
+        self.notes = (Phrase("remote", kind=found.kind, url=self.url, logprobs=found.logprobs),)
         self._texts: dict[int, str] = {}
 
     def __repr__(self) -> str:

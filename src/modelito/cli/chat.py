@@ -82,7 +82,7 @@ def answer(conv, message: str, settings: dict, probs: bool, text, out) -> None:
     if probs:
         print(text("probs_head"), file=out)
         for step in result.steps:
-            print(format_step(step, greedy=not result.params["do_sample"]), file=out)
+            print(format_step(step, greedy=not result.params["do_sample"], lang=text.lang), file=out)
 
 
 def command(line: str, conv, settings: dict, probs: bool, text, out) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..errors import ModelitoError
+from ..rendering import as_text
 from .common import add_model, load_model, print_json
 
 SENTIMENT = ["POSITIVO", "NEGATIVO", "NEUTRAL"]
@@ -61,7 +62,7 @@ def run_classify(args, text) -> int:
     if args.json:
         print_json([r.to_dict() for r in results])
     else:
-        print("\n\n".join(str(r) for r in results))
+        print("\n\n".join(as_text(r, text.lang) for r in results))
     return 0
 
 
@@ -81,5 +82,5 @@ def run_evaluate(args, text) -> int:
         if missing:
             raise ModelitoError(f"{method}: the CSV's labels {sorted(missing)} are not among {labels} (use --label-map)")
         reports.append(evaluate(run, rows, labels, method))
-    print_json([r.to_dict() for r in reports]) if args.json else print("\n\n".join(str(r) for r in reports))
+    print_json([r.to_dict() for r in reports]) if args.json else print("\n\n".join(as_text(r, text.lang) for r in reports))
     return 0

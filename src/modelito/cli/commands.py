@@ -8,6 +8,7 @@ import sys
 from ..errors import ModelitoError
 from ..views.text import format_step
 from ..params import spec_of
+from ..rendering import as_text
 from .colour import coloured_token, tokens_line
 from .common import (CLI_POLICY, add_generation, add_model, add_param_flag, default_model, generation_kwargs,
                      load_model, parse_setting, print_json)
@@ -82,7 +83,7 @@ def run_info(args, text) -> int:
 
     name = args.model or default_model()
     card = connect(name).info() if is_url(name) else describe(name)
-    print_json(card.to_dict()) if args.json else print(card)
+    print_json(card.to_dict()) if args.json else print(as_text(card, text.lang))
     return 0
 
 
@@ -96,7 +97,7 @@ def run_tokenize(args, text) -> int:
         print_json(tokens.to_dict())
         return 0
     print(tokens_line(tokens))
-    print(tokens)
+    print(as_text(tokens, text.lang))
     return 0
 
 
@@ -132,12 +133,12 @@ def run_generate(args, text) -> int:
                 if len(result.sequences) > 1:
                     print(f"--- {i + 1}", file=sys.stderr)
                 for step in seq.steps:
-                    print(format_step(step, greedy=not result.params["do_sample"]), file=sys.stderr)
+                    print(format_step(step, greedy=not result.params["do_sample"], lang=text.lang), file=sys.stderr)
         seq = result.sequences[0]
         print(text("finish", reason=seq.finish_reason, tokens=len(seq.steps), tps=result.usage.tokens_per_second),
               file=sys.stderr)
         for warning in result.warnings:
-            print(f"note: {warning}", file=sys.stderr)
+            print(text("note", text=warning), file=sys.stderr)
     args.log_result = result
     args.log_request = {"model": lm.name, "prompt": prompt, "device": args.device, "dtype": args.dtype,
                         "kwargs": {**kwargs, "seed": result.params["seed"]}, "policy": "cli"}
@@ -156,16 +157,16 @@ def show_defaults(lm, prompt, kwargs, text, as_json: bool) -> int:
     print(text("defaults_head", model=lm.name))
     for name, source in sorted(params.sources.items()):
         print(f"  {name:<22} {data[name]!s:<12} {names.get(source, source)}")
-    print(f"  strategy: {params.strategy}")
+    print("  " + text("strategy", strategy=params.strategy))
     for note in params.notes:
-        print(f"  note: {note}")
+        print("  " + text("note", text=note))
     return 0
 
 
 def run_score(args, text) -> int:
     lm = load_model(args, text)
     score = lm.score(args.text, top_n=args.top_n)
-    print_json(score.to_dict()) if args.json else print(score)
+    print_json(score.to_dict()) if args.json else print(as_text(score, text.lang))
     args.log_result = score
     return 0
 
@@ -188,6 +189,6 @@ def run_compare(args, text) -> int:
         prompt = prompt_for(lm, argparse.Namespace(prompt=args.prompt, raw=args.raw, system=None, chat=None))
         result = lm.compare(prompt, settings=[parse_setting(s) for s in args.settings], policy=CLI_POLICY,
                             **kwargs)
-    print_json(result.to_dict()) if args.json else print(result)
+    print_json(result.to_dict()) if args.json else print(as_text(result, text.lang))
     args.log_result = result
     return 0

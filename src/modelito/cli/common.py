@@ -11,6 +11,7 @@ from typing import Any
 
 from ..errors import ModelitoError, ModelLoadError
 from ..params import Policy, Spec, schema
+from ..words import said
 
 DEFAULT_MODEL = "Qwen/Qwen2.5-0.5B-Instruct"  # the course notebook's model
 OFFLINE_MODEL = "modelito-tiny-instruct"
@@ -144,7 +145,7 @@ def load_model(args: argparse.Namespace, text) -> Any:
         if name != OFFLINE_MODEL and "could not be downloaded" in str(err):
             raise ModelLoadError(f"{err} {text('not_found_hint', offline=OFFLINE_MODEL)}") from err
         raise
-    print(text("loaded", model=name, why="; ".join(lm.notes)), file=sys.stderr)
+    print(text("loaded", model=name, why="; ".join(said(note, text.lang) for note in lm.notes)), file=sys.stderr)
     if lm.random_weights:
         print(text("random"), file=sys.stderr)
     return lm

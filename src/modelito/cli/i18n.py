@@ -46,6 +46,8 @@ MESSAGES = {
     "rerun_diff": ("run {id} NOT reproduced: tokens differ from step {step}",
                    "ejecución {id} NO reproducida: los tokens difieren desde el paso {step}"),
     "no_runs": ("no runs logged yet", "todavía no hay ejecuciones registradas"),
+    "note": ("note: {text}", "nota: {text}"),
+    "strategy": ("strategy: {strategy}", "estrategia: {strategy}"),
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..rendering import as_text
 from .commands import prompt_for
 from .common import add_model, load_model, print_json
 
@@ -41,5 +42,5 @@ def run_inside(args, text) -> int:
     else:
         target = int(args.target) if args.target is not None and args.target.isdigit() else args.target
         result = lm.attribute(prompt, target=target)
-    print_json(result.to_dict()) if args.json else print(result)
+    print_json(result.to_dict()) if args.json else print(as_text(result, text.lang))
     return 0

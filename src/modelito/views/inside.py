@@ -5,15 +5,12 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from ..words import Words
 from .html import wrap
 from .text import visible
 
 LENS_COLUMNS = 12  # positions shown in a terminal (the last ones)
-METHOD = {
-    "lens": "logit lens (nostalgebraist 2020): each layer's residual stream through the final norm and the unembedding",
-    "attention": "attention probabilities of the model's eager attention (rows: queries, summing to 1)",
-    "attribution": "gradient × input (L2 norm over the hidden size), normalised to sum to 1 (Ecco, inseq)",
-}
+METHOD = {name: Words()(f"{name}_method") for name in ("lens", "attention", "attribution")}
 
 
 def _short(text: str, width: int = 8) -> str:
@@ -21,29 +18,28 @@ def _short(text: str, width: int = 8) -> str:
     return shown if len(shown) <= width else shown[: width - 1] + "…"
 
 
-def format_lens(lens: Any) -> str:
-    tokens = [t.text for t in lens.tokens.tokens]
+def format_lens(lens: Any, lang: str = "en") -> str:
+    w, tokens = Words(lang), [t.text for t in lens.tokens.tokens]
     first = max(0, len(tokens) - LENS_COLUMNS)
     columns = range(first, len(tokens))
-    lines = [f"{lens.model} · {METHOD['lens']}",
-             f"each cell: the layer's most likely next token and its probability"
-             + (f" (the last {LENS_COLUMNS} positions of {len(tokens)})" if first else "")]
-    lines.append("layer  " + " ".join(f"{_short(tokens[p]):>13}" for p in columns))
+    lines = [f"{lens.model} · {w('lens_method')}",
+             w("lens_cell") + (w("lens_last", shown=LENS_COLUMNS, n=len(tokens)) if first else "")]
+    lines.append(f"{w('layer'):<5}  " + " ".join(f"{_short(tokens[p]):>13}" for p in columns))
     for layer in range(lens.layers, -1, -1):
         name = "out" if layer == lens.layers else "emb" if layer == 0 else str(layer)
         cells = [f"{_short(lens.top_texts[layer][p][0])} {lens.top_probs[layer, p, 0] * 100:3.0f}%" for p in columns]
         lines.append(f"{name:>5}  " + " ".join(f"{c:>13}" for c in cells))
     decided = [lens.decided_at(p) for p in columns]
-    lines.append("decided" + " ".join(f"{'layer ' + str(d) if d is not None else '—':>13}" for d in decided))
+    lines.append(f"{w('decided'):<7}" + " ".join(f"{w('layer') + ' ' + str(d) if d is not None else '—':>13}"
+                                              for d in decided))
     return "\n".join(lines)
 
 
-def format_attention(attention: Any, links: int = 3) -> str:
-    tokens = [t.text for t in attention.tokens.tokens]
+def format_attention(attention: Any, links: int = 3, lang: str = "en") -> str:
+    w, tokens = Words(lang), [t.text for t in attention.tokens.tokens]
     layers = attention.weights.shape[0]
-    lines = [f"{attention.model} · {METHOD['attention']}",
-             f"{layers} layers x {attention.weights.shape[1]} heads; per token, what the last layer attends to "
-             f"most (mean over heads); Attention.mean(layer) for the others"]
+    lines = [f"{attention.model} · {w('attention_method')}",
+             w("attention_head", layers=layers, heads=attention.weights.shape[1])]
     mean = attention.mean(layers - 1)
     for q, token in enumerate(tokens):
         order = mean[q].argsort()[::-1][:links]
@@ -52,9 +48,10 @@ def format_attention(attention: Any, links: int = 3) -> str:
     return "\n".join(lines)
 
 
-def format_attribution(attribution: Any) -> str:
-    lines = [f"{attribution.model} · {METHOD['attribution']}",
-             f"target: {attribution.target_text!r} (log-probability {attribution.target_logprob:.2f})"]
+def format_attribution(attribution: Any, lang: str = "en") -> str:
+    w = Words(lang)
+    lines = [f"{attribution.model} · {w('attribution_method')}",
+             w("target", text=attribution.target_text, logprob=attribution.target_logprob)]
     for token, share in zip(attribution.tokens.tokens, attribution.scores):
         lines.append(f"  {_short(token.text, 16):>16} {share * 100:5.1f}% {'█' * round(share * 40)}")
     return "\n".join(lines)

@@ -3,13 +3,16 @@
 The notebook's `inspeccionar_probabilidades` printed one probability per token and did not say
 whose it was. Here every row shows both: the model's probability (before any processing) and the
 sampler's (the distribution the token was actually drawn from), and marks tokens the sampler had
-removed from the alternatives.
+removed from the alternatives. Every view takes `lang` ("en" or "es", `words.py`): `print()` speaks
+English, the command line the user's language.
 """
 
 from __future__ import annotations
 
 import math
 from typing import Any
+
+from ..words import Words
 
 WHITESPACE = str.maketrans({" ": "·", "\n": "↵", "\t": "→"})
 
@@ -30,19 +33,19 @@ def pct(logprob: float | None) -> str:
     return f"{p:.0f}%" if p >= 9.5 else f"{p:.1f}%" if p >= 0.095 else "<0.1%"
 
 
-def strategy_label(result: Any) -> str:
+def strategy_label(result: Any, lang: str = "en") -> str:
     """How the tokens were chosen, in words: 'sampling', 'beam search (5 beams)', ..."""
-    p = result.params
+    p, w = result.params, Words(lang)
     if result.strategy == "beam":
-        return f"beam search ({p['num_beams']} beams, length penalty {p['length_penalty']:g})"
+        return w("beam", beams=p["num_beams"], penalty=p["length_penalty"])
     if result.strategy == "contrastive":
-        return f"contrastive search (top_k {p['top_k']}, penalty_alpha {p['penalty_alpha']:g})"
+        return w("contrastive", top_k=p["top_k"], alpha=p["penalty_alpha"])
     if result.strategy == "sample":
-        return f"sampling · seed {p['seed']}"
-    return "greedy"
+        return w("sampling", seed=p["seed"])
+    return w("greedy")
 
 
-def format_step(step: Any, greedy: bool = False) -> str:
+def format_step(step: Any, greedy: bool = False, lang: str = "en") -> str:
     """One row: index, token, model %, sampler %, rank, alternatives (✗: a stage removed it)."""
     rank = f"#{step.rank:<3}" if step.rank else "#?  "  # 0: a remote engine did not say
     line = f"{step.index:>4}  {visible(step.text)!s:<16} {pct(step.logprob):>6} {pct(step.sampling_logprob):>6}  {rank}"
@@ -56,47 +59,48 @@ def format_step(step: Any, greedy: bool = False) -> str:
         line += f"  {alts}"
     if step.contrastive is not None:
         c = step.contrastive
-        line += (f"  [contrastive: candidate {c.chosen + 1} of {len(c.token_ids)}, degeneration penalty "
-                 f"{c.penalties[c.chosen]:.2f}]")
+        line += "  " + Words(lang)("contrastive_step", k=c.chosen + 1, n=len(c.token_ids),
+                                   penalty=c.penalties[c.chosen])
     return line
 
 
-def format_result(result: Any, max_steps: int = 200) -> str:
+def format_result(result: Any, max_steps: int = 200, lang: str = "en") -> str:
     """The text of each sequence, then a table: token, model %, sampler %, rank, alternatives."""
-    lines = []
+    w, lines = Words(lang), []
     if result.random_weights:
-        lines.append(f"[{result.model}: RANDOM WEIGHTS, the text means nothing]")
+        lines.append(w("random_result", model=result.model))
     params = result.params
-    lines.append(f"{result.model} · {strategy_label(result)} · stages: {' → '.join(result.stage_names) or 'n/a'}")
+    lines.append(f"{result.model} · {strategy_label(result, lang)} · {w('stages')}: "
+                 f"{' → '.join(result.stage_names) or 'n/a'}")
     if result.engine:
-        lines.append(f"remote engine: {result.engine['kind']} at {result.engine['url']} · log-probabilities: "
-                     f"{result.engine['logprobs']}")
+        lines.append(w("remote_engine", kind=result.engine["kind"], url=result.engine["url"],
+                       logprobs=result.engine["logprobs"]))
     for warning in result.warnings:
-        lines.append(f"note: {warning}")
+        lines.append(w("note", text=warning))
     for i, seq in enumerate(result.sequences):
-        score = f", score {seq.score:.3f}" if seq.score is not None else ""
-        head = f"--- sequence {i + 1} ({seq.finish_reason}, {len(seq.steps)} tokens{score})" if len(
-            result.sequences) > 1 else f"--- ({seq.finish_reason}, {len(seq.steps)} tokens{score})"
-        lines += [head, seq.text, "", "step  token            model  sampler rank  top alternatives (model %; ✗ removed by the sampler)"]
-        lines += [format_step(s, greedy=not params["do_sample"]) for s in seq.steps[:max_steps]]
+        score = w("score_part", score=seq.score) if seq.score is not None else ""
+        head = w("sequence_head" if len(result.sequences) > 1 else "one_head", i=i + 1, reason=seq.finish_reason,
+                 n=len(seq.steps), score=score)
+        lines += [head, seq.text, "", w("steps_head")]
+        lines += [format_step(s, greedy=not params["do_sample"], lang=lang) for s in seq.steps[:max_steps]]
         if len(seq.steps) > max_steps:
-            lines.append(f"... {len(seq.steps) - max_steps} more steps")
+            lines.append(w("more_steps", n=len(seq.steps) - max_steps))
     u = result.usage
-    lines.append(
-        f"{u.prompt_tokens} prompt tokens, {u.completion_tokens} generated · first token {u.time_to_first_token_s:.2f}s"
-        f" · {u.tokens_per_second:.1f} tokens/s · {result.device} {result.dtype}"
-    )
+    lines.append(w("usage", prompt=u.prompt_tokens, generated=u.completion_tokens, ttft=u.time_to_first_token_s,
+                   tps=u.tokens_per_second, device=result.device, dtype=result.dtype))
     return "\n".join(lines)
 
 
-def format_tokens(tokens) -> str:
+def format_tokens(tokens, lang: str = "en") -> str:
     """The notebook's token table, readable: id, piece as stored, readable text, span."""
-    lines = [f"{tokens.count} tokens, {tokens.chars_per_token:.2f} characters per token · {tokens.tokenizer}",
-             f"{'id':>8}  {'piece (as stored)':<22} {'text':<16} span"]
+    w = Words(lang)
+    lines = [w("tokens_head", n=tokens.count, cpt=tokens.chars_per_token, tokenizer=tokens.tokenizer),
+             f"{'id':>8}  {w('piece'):<22} {w('text'):<16} {w('span')}"]
     for t in tokens.tokens:
-        text = f"⟦{t.piece}⟧ special" if t.special else visible(t.text) + (" ⟨split character⟩" if t.partial and t.text else "")
+        text = (f"⟦{t.piece}⟧ {w('special')}" if t.special
+                else visible(t.text) + (f" {w('split_char')}" if t.partial and t.text else ""))
         if t.partial and not t.text:
-            text = "  ↑ same character"
+            text = f"  {w('same_char')}"
         lines.append(f"{t.id:>8}  {t.piece:<22} {text:<16} {t.start}:{t.end}")
     return "\n".join(lines)
 
@@ -109,97 +113,104 @@ def human_size(n: float) -> str:
     return f"{n:.1f} PB"
 
 
-def format_card(card) -> str:
+def format_card(card, lang: str = "en") -> str:
     """The model card as plain text: the notebook's `describir_modelo`, complete."""
-    lines = [card.name + ("   [RANDOM WEIGHTS]" if card.random_weights else "")]
+    w = Words(lang)
+    lines = [card.name + (f"   [{w('random_short')}]" if card.random_weights else "")]
     rows = [
-        ("parameters", f"{card.parameters:,} ({card.parameters / 1e6:,.1f} million)"),
-        ("architecture", f"{card.architecture}: {card.layers} layers, {card.attention_heads} attention heads, "
-                         f"{card.key_value_heads} key-value heads, hidden size {card.hidden_size}"),
-        ("context", f"{card.context_length:,} tokens ({card.context_field})" if card.context_length else "unknown"),
-        ("stored as", card.dtype + (f"; loaded as {card.loaded['dtype']} on {card.loaded['device']}" if card.loaded else "")),
-        ("vocabulary", f"model {card.model_vocab_size:,}, tokenizer {card.tokenizer_vocab_size:,}: {card.vocab_note}"),
-        ("memory", ", ".join(f"{k} {human_size(v)}" for k, v in card.memory_bytes.items()) + " (weights only)"),
-        ("special tokens", ", ".join(f"{k}={v}" for k, v in card.special_tokens.items()) or "none"),
-        ("chat template", "yes" if card.has_chat_template else "no (a base model: give it text to continue)"),
-        ("generation", card.defaults_sentence),
+        ("parameters", f"{card.parameters:,} ({card.parameters / 1e6:,.1f} {w('million')})"),
+        ("architecture", f"{card.architecture}: " + w("shape", layers=card.layers, heads=card.attention_heads,
+                                                      kv=card.key_value_heads, hidden=card.hidden_size)),
+        ("context", w("context_tokens", n=card.context_length, field=card.context_field) if card.context_length
+         else w("unknown")),
+        ("stored_as", card.dtype + (w("loaded_as", **card.loaded) if card.loaded else "")),
+        ("vocabulary", w("vocab_sizes", model=card.model_vocab_size, tokenizer=card.tokenizer_vocab_size,
+                         why=card.explain_vocabulary(lang))),
+        ("memory", ", ".join(f"{k} {human_size(v)}" for k, v in card.memory_bytes.items()) + f" {w('weights_only')}"),
+        ("special_tokens", ", ".join(f"{k}={v}" for k, v in card.special_tokens.items()) or w("none")),
+        ("chat_template", w("yes") if card.has_chat_template else w("no_template")),
+        ("generation", card.explain_defaults(lang)),
     ]
-    lines += [f"  {k:<15} {v}" for k, v in rows]
+    width = max(len(w(k)) for k, _ in rows)
+    lines += [f"  {w(k):<{width}}  {v}" for k, v in rows]
     return "\n".join(lines)
 
 
-def format_score(score) -> str:
+def format_score(score, lang: str = "en") -> str:
     """Each token of a scored text with the model's probability, rank and what it expected instead."""
-    lines = []
+    w, lines = Words(lang), []
     if score.random_weights:
-        lines.append(f"[{score.model}: RANDOM WEIGHTS]")
-    lines.append(f"{score.model} · {len(score.steps)} tokens scored · total log-probability {score.logprob:.2f}"
-                 f" · perplexity {score.perplexity:.2f}")
-    lines.append(f"   -  {visible(score.first_token[1])!s:<16} (first token: nothing predicts it)")
-    lines.append("step  token            model  rank  the model expected")
+        lines.append(f"[{score.model}: {w('random_short')}]")
+    lines.append(w("score_head", model=score.model, n=len(score.steps), logprob=score.logprob, ppl=score.perplexity))
+    lines.append(f"   -  {visible(score.first_token[1])!s:<16} {w('first_token')}")
+    lines.append(w("score_columns"))
     for s in score.steps:
         expected = "  ".join(f"{visible(c.text)} {pct(c.logprob)}" for c in s.top[:4])
         lines.append(f"{s.index:>4}  {visible(s.text)!s:<16} {pct(s.logprob):>6}  #{s.rank:<4} {expected}")
     return "\n".join(lines)
 
 
-def format_comparison(comparison) -> str:
+def format_comparison(comparison, lang: str = "en") -> str:
     """The texts side by side, then how likely each text is under every model or setting."""
-    lines = [f"Comparison of {comparison.kind} · prompt: {comparison.prompt!r}"]
+    w = Words(lang)
+    lines = [w("comparison_head", kind=w(comparison.kind), prompt=comparison.prompt)]
     for label, result in zip(comparison.labels, comparison.results):
-        warn = " [RANDOM WEIGHTS]" if result.random_weights else ""
+        warn = f" [{w('random_short')}]" if result.random_weights else ""
         lines += [f"--- {label}{warn}", result.text]
-    lines += ["", "log-probability of each text (rows) under each " + comparison.kind[:-1] + " (columns):"]
+    lines += ["", w("cross_head", kind=w(comparison.kind[:-1]))]
     width = max(len(l) for l in comparison.labels)
     for label, row in zip(comparison.labels, comparison.cross_logprobs):
-        cells = "  ".join(f"{'impossible' if v == -math.inf else f'{v:.2f}':>10}" for v in row)
+        cells = "  ".join(f"{w('impossible') if v == -math.inf else f'{v:.2f}':>10}" for v in row)
         lines.append(f"  {label:<{width}}  {cells}")
     return "\n".join(lines)
 
 
-def format_tokenizer_comparison(comparison) -> str:
-    lines = [f"{comparison.text!r}"]
+def format_tokenizer_comparison(comparison, lang: str = "en") -> str:
+    w, lines = Words(lang), [f"{comparison.text!r}"]
     for r in comparison.results:
         pieces = " | ".join(t.visible for t in r.tokens if t.text or not t.partial)
-        lines.append(f"  {r.count:>4} tokens ({r.chars_per_token:.2f} chars/token)  {r.tokenizer}\n        {pieces}")
+        lines.append(f"  {w('chars_per_token', n=r.count, cpt=r.chars_per_token)}  {r.tokenizer}\n        {pieces}")
     return "\n".join(lines)
 
 
-def format_classification(c) -> str:
+def format_classification(c, lang: str = "en") -> str:
+    w = Words(lang)
     bars = "\n".join(f"  {l:<12} {p:6.1%} {'█' * round(p * 30)}" for l, p in zip(c.labels, c.probs))
-    answer = (f"\n  answer when asked: {c.generated!r} -> {c.generated_label or 'not a label'}"
+    answer = ("\n  " + w("answer_when_asked", text=c.generated, label=c.generated_label or w("not_a_label"))
               if c.generated is not None else "")
     return f"{c.method}: {c.label}\n{bars}{answer}"
 
 
-def format_evaluation(e) -> str:
-    w = max(len(l) for l in e.labels)
-    lines = [f"{e.method}: accuracy {e.accuracy:.1%} on {e.examples} examples"]
+def format_evaluation(e, lang: str = "en") -> str:
+    say, w = Words(lang), max(len(l) for l in e.labels)
+    lines = [say("accuracy", method=e.method, acc=e.accuracy, n=e.examples)]
     if e.invalid_rate is not None:
-        lines.append(f"  generated answers: accuracy {e.generated_accuracy:.1%}, not a label {e.invalid_rate:.1%}")
-    lines.append(f"  {'':<{w}}  precision  recall     f1  support")
+        lines.append("  " + say("generated_accuracy", acc=e.generated_accuracy, invalid=e.invalid_rate))
+    lines.append(f"  {'':<{w}}  {say('class_columns')}")
     for l in e.labels:
         c = e.per_class[l]
         lines.append(f"  {l:<{w}}  {c['precision']:9.1%} {c['recall']:7.1%} {c['f1']:6.1%} {c['support']:8.0f}")
-    lines.append("  confusion (rows: true, columns: predicted)")
+    lines.append("  " + say("confusion"))
     lines.append("  " + " " * w + "".join(f"{l[:8]:>9}" for l in e.labels))
     for l, row in zip(e.labels, e.confusion):
         lines.append(f"  {l:<{w}}" + "".join(f"{n:>9}" for n in row))
     return "\n".join(lines)
 
 
-def format_conversation(conversation) -> str:
-    lines = [f"Conversation with {conversation.lm.name} ({len(conversation.messages)} messages)"]
+def format_conversation(conversation, lang: str = "en") -> str:
+    w = Words(lang)
+    lines = [w("conversation", model=conversation.lm.name, n=len(conversation.messages))]
     lines += [f"  {m['role']:>9}: {m['content']}" for m in conversation.messages]
     view = conversation.template()
     if view.added_system:
-        lines.append(f"  (the template adds a system message: {view.added_system!r})")
-    lines += ["", "The prompt the model reads:", view.prompt]
+        lines.append("  " + w("added_system", text=view.added_system))
+    lines += ["", w("prompt_read"), view.prompt]
     return "\n".join(lines)
 
 
-def format_remote_card(card) -> str:
-    rows = [("engine", f"{card.engine} at {card.url}"), ("context", f"{card.context_length:,} tokens"
-                                                         if card.context_length else "not said"),
-            ("log-probabilities", card.logprobs), ("parameters it takes", ", ".join(card.takes))]
-    return "\n".join([card.name] + [f"  {k:<20} {v}" for k, v in rows])
+def format_remote_card(card, lang: str = "en") -> str:
+    w = Words(lang)
+    rows = [("engine", w("engine_at", engine=card.engine, url=card.url)),
+            ("context", f"{card.context_length:,} tokens" if card.context_length else w("context_unsaid")),
+            ("logprobs", card.logprobs), ("takes", ", ".join(card.takes))]
+    return "\n".join([card.name] + [f"  {w(k):<20} {v}" for k, v in rows])
