@@ -156,7 +156,7 @@ def test_parameters_and_card_views(page):
     assert "chg" in page.get_attribute("#p-temperature >> xpath=..", "class")
     shot(page, "parameters")
     page.click("nav button[data-view=card]")
-    assert "Qwen2ForCausalLM" in page.inner_text("#cardout")
+    assert "Qwen2ForCausalLM" in page.inner_text("#cardout") and "device cpu" in page.inner_text("#cardout")
     shot(page, "card")
     page.set_viewport_size({"width": 390, "height": 800})  # a phone
     page.click("nav button[data-view=chat]")
@@ -258,6 +258,8 @@ def test_the_page_in_spanish_has_no_english_left(page):
     assert not left, left
     for doc in ("Keep only the k most likely tokens", "Stop after this many generated tokens"):
         assert doc not in text
+    card = page.inner_text("#cardout")  # why the model runs so: the server's notes, in Spanish too
+    assert "dispositivo cpu" in card and "tipo float32" in card and "device cpu" not in card
     page.select_option("#lang", "en")
 
 

@@ -191,6 +191,8 @@ def test_api_key(tiny_lm):
 def test_modelito_endpoints(server, tiny_lm):
     card = httpx.get(server.url + "/api/card").json()
     assert card["parameters"] == tiny_lm.model.num_parameters()
+    assert [note["en"] for note in card["why"]] == list(tiny_lm.notes)
+    assert card["why"][0]["es"].startswith("dispositivo cpu")
     tokens = httpx.post(server.url + "/api/tokenize", json={"text": "Hola"}).json()
     assert [t["id"] for t in tokens["tokens"]] == tiny_lm.tokenize("Hola").ids
     template = httpx.post(server.url + "/api/template", json={"messages": MESSAGES}).json()

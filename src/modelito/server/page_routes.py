@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, StreamingResponse
 from ..errors import ModelitoError, ParameterError
 from ..params import GROUPS, check_top_n, schema
 from ..trace import record_json
+from ..words import LANGS, said
 from .errors import error_json, internal_error
 from .openai_routes import sse
 from .limits import (MAX_INSTRUCTION_CHARS, MAX_LABEL_CHARS, MAX_TOKENIZE_CHARS, check_list, check_text)
@@ -36,7 +37,9 @@ async def page() -> str:
 
 @router.get("/api/card")
 async def card(request: Request) -> dict:
-    return served(request).lm.info().to_dict()
+    """The model card, and why the model runs where it runs in both languages (the page shows its own)."""
+    lm = served(request).lm
+    return lm.info().to_dict() | {"why": [{lang: said(note, lang) for lang in LANGS} for note in lm.notes]}
 
 
 @router.get("/api/params")

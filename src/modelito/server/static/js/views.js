@@ -1,7 +1,7 @@
 // The smaller views: Tokenizer, Compare, Beam search, Classify, Model card.
 import { api, sse } from "./api.js";
 import { esc, visible } from "./format.js";
-import { onLang, t } from "./i18n.js";
+import { currentLang, onLang, t } from "./i18n.js";
 import { chosen } from "./params.js";
 
 const $ = (s) => document.querySelector(s);
@@ -136,7 +136,7 @@ function renderCard() {
   $("#random").textContent = t("random");
   if (card.engine) {  // a remote engine: what it says about itself
     const rows = [["card_engine", `${card.engine} · ${card.url}`], ["card_context", card.context_length ?? "—"],
-                  ["card_logprobs", t("lp_" + card.logprobs)], ["card_takes", card.takes.join(", ")]];
+                  ["card_logprobs", t("lp_" + card.logprobs)], ["card_takes", card.takes.join(", ")], why()];
     $("#cardout").innerHTML = "<table>" + rows.map(([k, v]) =>
       `<tr><th class="l">${esc(t(k))}</th><td class="l">${esc(String(v))}</td></tr>`).join("") + "</table>";
     return;
@@ -149,12 +149,18 @@ function renderCard() {
     ["card_context", card.context_length],
     ["card_stored", card.dtype],
     ["card_loaded", loaded],
+    why(),
     ["card_vocabulary", vocabulary(card)],
     ["card_template", card.has_chat_template ? t("yes") : t("no")],
     ["card_generation", generation(card.generation_defaults)],
   ];
   $("#cardout").innerHTML = "<table>" + rows.map(([k, v]) =>
     `<tr><th class="l">${esc(t(k))}</th><td class="l">${esc(String(v))}</td></tr>`).join("") + "</table>";
+}
+
+/** Why the model runs on this device, in this dtype (and through oneDNN, or at a remote engine). */
+function why() {
+  return ["card_why", (card.why || []).map((note) => note[currentLang()] || note.en).join("; ")];
 }
 
 /** Why the model's and the tokenizer's vocabularies differ, in the page's language. */
