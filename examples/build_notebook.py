@@ -22,6 +22,8 @@ modelos diminutos que trae modelito: cambia `SIN_RED` a `True` (o define `MODELI
     ("code", """import os
 import modelito
 
+modelito.set_language("es")   # "es": fichas y tablas en español; "en": in English
+
 SIN_RED = os.environ.get("MODELITO_OFFLINE") == "1"   # True: los modelos que vienen con modelito
 INSTRUCT = "modelito-tiny-instruct" if SIN_RED else "Qwen/Qwen2.5-0.5B-Instruct"
 BASE = "modelito-tiny" if SIN_RED else "Qwen/Qwen2.5-0.5B"
@@ -81,7 +83,7 @@ else:
 
 ¿Muestrea este modelo por defecto? La ficha lo dice en una frase, y `lm.params` muestra de dónde sale
 cada valor (tuyo, del `generation_config` del modelo, o el valor por defecto de transformers)."""),
-    ("code", """print(lm.info().explain_defaults("es"))
+    ("code", """print(lm.info().explain_defaults(modelito.language()))
 lm.params(max_new_tokens=50).sources"""),
     ("md", """### Las probabilidades de cada token
 
@@ -223,8 +225,8 @@ def notebook(lang: str = "es") -> dict:
     for i, (kind, source) in enumerate(CELLS):
         if kind == "md" and lang == "en":
             source = next(english)
-        if kind == "code" and lang == "en":  # the code is shared; only the card's sentence names a language
-            source = source.replace('explain_defaults("es")', "explain_defaults()")
+        if kind == "code" and lang == "en":  # the code is shared; only the display language differs
+            source = source.replace('set_language("es")', 'set_language("en")')
         cell = {"cell_type": "markdown" if kind == "md" else "code", "id": f"cell-{i}", "metadata": {},
                 "source": source.splitlines(True)}
         if kind == "code":

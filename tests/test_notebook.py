@@ -32,5 +32,8 @@ def test_notebook_runs_offline_without_errors(lang, tmp_path, monkeypatch):
     outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
     html = [o for o in outputs if "data" in o and "text/html" in o["data"]]
     assert len(html) >= 5, "results show as HTML in the notebook"
+    shown = "".join(o["data"]["text/html"] for o in html)
+    spanish = {"es": True, "en": False}[lang]  # the notebook's set_language: its cards and tables follow
+    assert ("caracteres por token" in shown) is spanish and ("characters per token" in shown) is not spanish
     text = "".join(o.get("text", "") for o in outputs)
     assert "¿iguales? True" in text

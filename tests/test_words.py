@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import string
 
 import pytest
@@ -99,3 +100,34 @@ def test_the_command_line_shows_its_tables_in_spanish(qwen_instruct_path, tiny_p
     assert "dispositivo cpu: no hay ninguna GPU CUDA" in err and "no CUDA GPU" not in err
     assert main(["--lang", "en", "info", str(qwen_instruct_path)]) == 0
     assert "494.0 million" in capsys.readouterr().out
+
+
+def test_notebook_views_and_print_follow_set_language(tiny_lm):
+    import html
+
+    import modelito
+
+    records = [tiny_lm.generate("Hola", max_new_tokens=3, do_sample=True, seed=1, top_n=3),
+               tiny_lm.generate("Hola", max_new_tokens=3, num_beams=2, num_return_sequences=2, do_sample=False),
+               tiny_lm.tokenize("Hola, señor"), tiny_lm.info(), tiny_lm.score("Hola modelito"),
+               tiny_lm.compare("Hola", systems=["Sé breve.", "Sé amable."], max_new_tokens=3),
+               tiny_lm.classify("Qué buen día", generate=True), tiny_lm.lens("Hola modelito"),
+               tiny_lm.attention("Hola modelito"), tiny_lm.attribute("Hola modelito"), tiny_lm.chat("Eres breve.")]
+    leftovers = english_only()
+    english = [(str(r), r._repr_html_()) for r in records]
+    try:
+        modelito.set_language("es")
+        assert modelito.language() == "es"
+        for record, (text, page) in zip(records, english):
+            name = type(record).__name__
+            assert str(record) == modelito.as_text(record, "es") != text, name
+            shown = record._repr_html_()
+            assert re.sub(r"mdl-\d+", "", shown) != re.sub(r"mdl-\d+", "", page), name  # block ids aside
+            found = [part for part in leftovers if part in html.unescape(shown)]
+            assert not found, f"{name} in notebook HTML still says {found}"
+        with pytest.raises(ValueError, match="lang='de'"):
+            modelito.set_language("de")
+        assert modelito.language() == "es"  # a refused language changes nothing
+    finally:
+        modelito.set_language("en")
+    assert [str(r) for r in records] == [text for text, _ in english]

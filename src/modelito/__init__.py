@@ -9,12 +9,13 @@
 from . import views  # noqa: F401  (registers how every record prints and shows in notebooks)
 from .errors import ModelitoError, ModelLoadError, ParameterError, PromptTooLongError
 from .params import GenerationParams
+from .rendering import as_html, as_text, language, set_language
 from .trace import Candidate, Event, Result, Sequence, Step, Usage
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "load", "LM", "describe", "compare", "compare_tokenizers", "Classifier", "Scheduler", "connect", "GenerationParams", "Result", "Sequence", "Step", "Candidate", "Event", "Usage",
+    "load", "LM", "describe", "compare", "compare_tokenizers", "Classifier", "Scheduler", "connect", "GenerationParams", "set_language", "language", "as_text", "as_html", "Result", "Sequence", "Step", "Candidate", "Event", "Usage",
     "ModelitoError", "ModelLoadError", "ParameterError", "PromptTooLongError", "__version__",
 ]
 

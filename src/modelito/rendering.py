@@ -4,19 +4,42 @@
 record's type; `modelito.views` fills it when the package is imported. Records sit at the bottom
 of the module graph and views at the top: the registry is what lets the bottom call the top
 without importing it.
+
+Views speak English or Spanish. `set_language("es")` makes `print` and notebooks show every record in
+Spanish from then on (a display preference, like pandas' options; it changes no result); the
+command line passes its `--lang` to `as_text` instead.
 """
 
 from __future__ import annotations
 
 from typing import Any, Callable
 
-View = Callable[..., str]  # (record) -> str; text views also take lang="en"
+from .words import LANGS
+
+View = Callable[..., str]  # (record, lang="en") -> str
 _TEXT: dict[str, View] = {}
 _HTML: dict[str, View] = {}
+_LANGUAGE = {"display": "en"}
+
+
+def set_language(lang: str) -> None:
+    """Show records in "en" (the default) or "es" from now on, in `print()` and in notebooks.
+
+    >>> modelito.set_language("es")  # doctest: +SKIP
+    """
+    if lang not in LANGS:
+        raise ValueError(f"lang={lang!r} is not a language of modelito's views: use one of {', '.join(LANGS)}.")
+    _LANGUAGE["display"] = lang
+
+
+def language() -> str:
+    """The language records are shown in: "en" unless `set_language` said otherwise."""
+    return _LANGUAGE["display"]
 
 
 def register(type_name: str, *, text: View, html: View) -> None:
-    """Say how records of the class named `type_name` print (text, given `lang`) and show in notebooks (HTML)."""
+    """Say how records of the class named `type_name` print (text) and show in notebooks (HTML); both views
+    take the record and `lang`."""
     _TEXT[type_name], _HTML[type_name] = text, html
 
 
@@ -25,9 +48,14 @@ def registered() -> set[str]:
     return set(_TEXT) & set(_HTML)
 
 
-def as_text(record: Any, lang: str = "en") -> str:
-    """The record as plain text in "en" (what `print` shows) or "es" (what the command line shows in Spanish)."""
-    return _view(_TEXT, record)(record, lang=lang)
+def as_text(record: Any, lang: str | None = None) -> str:
+    """The record as plain text, in `lang` ("en" or "es"; by default the one `set_language` chose)."""
+    return _view(_TEXT, record)(record, lang=lang or language())
+
+
+def as_html(record: Any, lang: str | None = None) -> str:
+    """The record as a notebook's self-contained HTML, in `lang` ("en" or "es"; by default `language()`)."""
+    return _view(_HTML, record)(record, lang=lang or language())
 
 
 class Viewable:
@@ -37,7 +65,7 @@ class Viewable:
         return as_text(self)
 
     def _repr_html_(self) -> str:
-        return _view(_HTML, self)(self)
+        return as_html(self)
 
 
 def _view(table: dict[str, View], record: Any) -> View:

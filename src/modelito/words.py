@@ -1,8 +1,8 @@
 """The words records and their plain-text views say, in English and Spanish.
 
-`print(record)` speaks English, as the API does; the command line passes its `--lang` (or the
-locale's) to `rendering.as_text`, so a class in Spanish reads its tables, its model card and why a
-device was chosen in Spanish. The page has its own table (`server/static/js/i18n.js`). It sits with
+`print(record)` and notebooks speak English unless `modelito.set_language("es")`; the command line
+passes its `--lang` (or the locale's) to `rendering.as_text`, so a class in Spanish reads its tables,
+its model card and why a device was chosen in Spanish. The page has its own table (`server/static/js/i18n.js`). It sits with
 the records at the bottom of the module graph, so records, the library and views can all use it.
 """
 
@@ -147,6 +147,36 @@ WORDS: dict[str, tuple[str, str]] = {
                        "heads); Attention.mean(layer) for the others",
                        "{layers} capas x {heads} cabezas; por token, a qué atiende más la última capa (media de las "
                        "cabezas); Attention.mean(layer) para las demás"),
+    # Notebook HTML only
+    "random_html": ("RANDOM WEIGHTS: this text means nothing", "PESOS ALEATORIOS: este texto no significa nada"),
+    "token_title": ("model {model} · sampler {sampler} · rank {rank} · entropy {entropy}",
+                    "modelo {model} · muestreo {sampler} · rango {rank} · entropía {entropy}"),
+    "entropy_nats": ("entropy {entropy} nats", "entropía {entropy} nats"),
+    "entropy_strip": ("entropy per token", "entropía por token"),
+    "sequence_n": ("sequence {i} · ", "secuencia {i} · "),
+    "n_tokens": ("{n} tokens", "{n} tokens"),
+    "score_html": (" · score {score:.3f}", " · puntuación {score:.3f}"),
+    "usage_html": ("{prompt} prompt tokens · {generated} generated · {tps:.1f} tokens/s · {device} {dtype} · colour: "
+                   "the model's probability; click a token for its alternatives",
+                   "{prompt} tokens de prompt · {generated} generados · {tps:.1f} tokens/s · {device} {dtype} · "
+                   "color: la probabilidad del modelo; pulsa un token para ver sus alternativas"),
+    "sampler": ("sampler", "muestreo"),
+    "rank": ("rank", "rango"),
+    "entropy": ("entropy", "entropía"),
+    "token": ("token", "token"),
+    "score_title": ("model {model} · rank {rank} · entropy {entropy}", "modelo {model} · rango {rank} · entropía {entropy}"),
+    "expected": ("expected: {alts}", "esperaba: {alts}"),
+    "colour_note": ("colour: the model's probability", "color: la probabilidad del modelo"),
+    "precision": ("precision", "precisión"),
+    "recall": ("recall", "exhaustividad"),
+    "support": ("support", "ejemplos"),
+    "output": ("output", "salida"),
+    "embeddings": ("embeddings", "embeddings"),
+    "lens_shade": ("shade: the probability of the top guess; hover for the top {n}",
+                   "tono: la probabilidad de la primera opción; pasa el ratón para ver las {n} primeras"),
+    "mean_heads": ("mean of heads", "media de las cabezas"),
+    "head": ("head", "cabeza"),
+    "share_shade": ("shade: each token's share", "tono: la parte de cada token"),
     "target": ("target: {text!r} (log-probability {logprob:.2f})", "objetivo: {text!r} (log-probabilidad {logprob:.2f})"),
 }
 

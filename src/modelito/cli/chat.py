@@ -80,7 +80,7 @@ def answer(conv, message: str, settings: dict, probs: bool, text, out) -> None:
     print(file=out)
     conv.user(message).assistant(result.text)
     if probs:
-        print(text("probs_head"), file=out)
+        print(text("steps_head"), file=out)
         for step in result.steps:
             print(format_step(step, greedy=not result.params["do_sample"], lang=text.lang), file=out)
 

@@ -128,7 +128,7 @@ def run_generate(args, text) -> int:
             out.write(f"\n--- {i}\n{seq.text}")
         print()
         if args.probs:
-            print(text("probs_head"), file=sys.stderr)
+            print(text("steps_head"), file=sys.stderr)
             for i, seq in enumerate(result.sequences):
                 if len(result.sequences) > 1:
                     print(f"--- {i + 1}", file=sys.stderr)

@@ -5,14 +5,14 @@ from __future__ import annotations
 import locale
 import os
 
+from ..words import WORDS
+
 MESSAGES = {
     "loading": ("loading {model} ...", "cargando {model} ..."),
     "loaded": ("{model}: {why}", "{model}: {why}"),
     "random": ("RANDOM WEIGHTS: the text means nothing", "PESOS ALEATORIOS: el texto no significa nada"),
     "not_found_hint": ("Without a network, try the model that ships with modelito: -m {offline}",
                        "Sin red, prueba el modelo que viene con modelito: -m {offline}"),
-    "probs_head": ("step  token            model  sampler rank  alternatives (model %; ✗ removed by the sampler)",
-                   "paso  token            modelo muestreo rango alternativas (% del modelo; ✗ eliminada por el muestreo)"),
     "finish": ("[{reason} · {tokens} tokens · {tps:.1f} tokens/s]", "[{reason} · {tokens} tokens · {tps:.1f} tokens/s]"),
     "defaults_head": ("Generation parameters of {model}:", "Parámetros de generación de {model}:"),
     "from_model": ("from the model's generation_config", "del generation_config del modelo"),
@@ -46,7 +46,6 @@ MESSAGES = {
     "rerun_diff": ("run {id} NOT reproduced: tokens differ from step {step}",
                    "ejecución {id} NO reproducida: los tokens difieren desde el paso {step}"),
     "no_runs": ("no runs logged yet", "todavía no hay ejecuciones registradas"),
-    "note": ("note: {text}", "nota: {text}"),
     "strategy": ("strategy: {strategy}", "estrategia: {strategy}"),
 }
 
@@ -65,9 +64,11 @@ def detect_lang() -> str:
 
 
 class Text:
+    """`text("key", **values)`: a message of the command line's, or a phrase of the views' (`words.py`)."""
+
     def __init__(self, lang: str) -> None:
         self.lang = lang
         self.index = 1 if lang == "es" else 0
 
     def __call__(self, key: str, **values: object) -> str:
-        return MESSAGES[key][self.index].format(**values)
+        return (MESSAGES.get(key) or WORDS[key])[self.index].format(**values)

@@ -15,7 +15,8 @@ import math
 from html import escape
 from typing import Any
 
-from .text import human_size, pct, strategy_label
+from ..words import Words
+from .text import card_rows, pct, remote_card_rows, strategy_label
 
 _ids = itertools.count()
 
@@ -41,8 +42,9 @@ function esc(s){return s.replace(/[&<>"]/g,function(c){return {'&':'&amp;','<':'
 root.addEventListener('click',function(e){var t=e.target.closest('.t');if(!t||t.dataset.s===undefined)return;
 root.querySelectorAll('.t.sel').forEach(function(x){x.classList.remove('sel');});t.classList.add('sel');
 var s=data.steps[+t.dataset.q][+t.dataset.s];var names=data.stages;
-var h='<b>'+esc(JSON.stringify(s.text))+'</b> · model '+pct(s.logprob)+' · sampler '+pct(s.sampling_logprob)+' · rank '+(s.rank||'?')+' · entropy '+(s.entropy===null?'n/a':s.entropy.toFixed(2)+' nats');
-h+='<table><tr><th class="l">token</th>'+names.map(function(n){return '<th>'+esc(n)+'</th>';}).join('')+'</tr>';
+var w=data.words;
+var h='<b>'+esc(JSON.stringify(s.text))+'</b> · '+w.model+' '+pct(s.logprob)+' · '+w.sampler+' '+pct(s.sampling_logprob)+' · '+w.rank+' '+(s.rank||'?')+' · '+w.entropy+' '+(s.entropy===null?'n/a':s.entropy.toFixed(2)+' nats');
+h+='<table><tr><th class="l">'+w.token+'</th>'+names.map(function(n){return '<th>'+esc(n)+'</th>';}).join('')+'</tr>';
 s.top.forEach(function(c){h+='<tr><td class="l">'+esc(JSON.stringify(c.text))+'</td>'+c.stages.map(function(lp){return '<td class="'+(lp===null?'gone':'')+'">'+pct(lp)+'</td>';}).join('')+'</tr>';});
 pop.innerHTML=h+'</table>';});})();
 """
@@ -81,48 +83,53 @@ def wrap(body: str, data: Any = None, script: str = SCRIPT) -> str:
     return f'<div class="mdl" id="{uid}"><style>{CSS}</style>{body}{script}</div>'
 
 
-def result_html(result) -> str:
+def result_html(result, lang: str = "en") -> str:
     """A generation: each sequence's tokens coloured by the model's probability, an entropy strip,
     and a click-to-open table of alternatives per token."""
-    head = [escape(result.model), escape(strategy_label(result)), "stages: " + escape(" → ".join(result.stage_names))]
+    w = Words(lang)
+    head = [escape(result.model), escape(strategy_label(result, lang)),
+            f"{w('stages')}: " + escape(" → ".join(result.stage_names))]
     body = [f'<div class="head">{" · ".join(head)}</div>']
     if result.random_weights:
-        body.append('<div class="warn">RANDOM WEIGHTS: this text means nothing</div>')
+        body.append(f'<div class="warn">{w("random_html")}</div>')
     if result.engine:
-        body.append(f'<div class="head">remote engine: {escape(result.engine["kind"])} at '
-                    f'{escape(result.engine["url"])} · log-probabilities: {escape(result.engine["logprobs"])}</div>')
-    body += [f'<div class="head">note: {escape(w)}</div>' for w in result.warnings]
+        body.append('<div class="head">' + escape(w("remote_engine", kind=result.engine["kind"], url=result.engine["url"],
+                                                    logprobs=result.engine["logprobs"])) + "</div>")
+    body += [f'<div class="head">{escape(w("note", text=warning))}</div>' for warning in result.warnings]
     steps_data = []
     for q, seq in enumerate(result.sequences):
         spans, bars, data = [], [], []
         top_entropy = max((s.entropy for s in seq.steps if not math.isnan(s.entropy)), default=1.0) or 1.0
         for i, step in enumerate(seq.steps):
             alts = ", ".join(f"{c.text!r} {pct(c.logprob)}" for c in step.top[:5])
-            title = (f"model {pct(step.logprob)} · sampler {pct(step.sampling_logprob)} · rank {step.rank or '?'}"
-                     f" · entropy {_number(step.entropy)}\n{alts}")
+            title = w("token_title", model=pct(step.logprob), sampler=pct(step.sampling_logprob),
+                      rank=step.rank or "?", entropy=_number(step.entropy)) + f"\n{alts}"
             spans.append(f'<span class="t" data-q="{q}" data-s="{i}" style="background:{_color(step.logprob)}" '
                          f'title="{escape(title)}">{escape(step.text)}</span>')
             height = 4 if math.isnan(step.entropy) else max(4, int(100 * step.entropy / top_entropy))
-            bars.append(f'<i style="height:{height}%" title="entropy {_number(step.entropy)} nats"></i>')
+            bars.append(f'<i style="height:{height}%" title="{w("entropy_nats", entropy=_number(step.entropy))}"></i>')
             data.append({"text": step.text, "logprob": _finite(step.logprob),
                          "sampling_logprob": _finite(step.sampling_logprob), "rank": step.rank,
                          "entropy": _finite(step.entropy),
                          "top": [{"text": c.text, "stages": [_finite(x) for x in c.stages]} for c in step.top]})
         steps_data.append(data)
-        label = f"sequence {q + 1} · " if len(result.sequences) > 1 else ""
-        score = f" · score {seq.score:.3f}" if seq.score is not None else ""
-        body.append(f'<div class="head">{label}{len(seq.steps)} tokens · {escape(seq.finish_reason)}{score}</div>')
-        body.append(f'<div class="text">{"".join(spans)}</div><div class="strip" title="entropy per token">'
+        label = w("sequence_n", i=q + 1) if len(result.sequences) > 1 else ""
+        score = w("score_html", score=seq.score) if seq.score is not None else ""
+        body.append(f'<div class="head">{label}{w("n_tokens", n=len(seq.steps))} · {escape(seq.finish_reason)}{score}'
+                    "</div>")
+        body.append(f'<div class="text">{"".join(spans)}</div><div class="strip" title="{w("entropy_strip")}">'
                     f'{"".join(bars)}</div>')
     u = result.usage
-    body.append(f'<div class="head">{u.prompt_tokens} prompt tokens · {u.completion_tokens} generated · '
-                f'{u.tokens_per_second:.1f} tokens/s · {escape(result.device)} {escape(result.dtype)} · '
-                'colour: the model\'s probability; click a token for its alternatives</div><div class="pop"></div>')
-    return wrap("".join(body), {"stages": list(result.stage_names), "steps": steps_data})
+    usage = w("usage_html", prompt=u.prompt_tokens, generated=u.completion_tokens, tps=u.tokens_per_second,
+              device=result.device, dtype=result.dtype)
+    body.append(f'<div class="head">{escape(usage)}</div><div class="pop"></div>')
+    words = {key: w(key) for key in ("model", "sampler", "rank", "entropy", "token")}
+    return wrap("".join(body), {"stages": list(result.stage_names), "steps": steps_data, "words": words})
 
 
-def tokens_html(tokens) -> str:
+def tokens_html(tokens, lang: str = "en") -> str:
     """Tokens as coloured chips (special tokens highlighted, whitespace visible), then the table."""
+    w = Words(lang)
     palette = ("#fde2e2", "#e2f0fd", "#e5fde2", "#fdf6e2", "#efe2fd")
     chips, rows = [], []
     for k, t in enumerate(tokens.tokens):
@@ -133,95 +140,91 @@ def tokens_html(tokens) -> str:
         shown = escape(t.piece if t.special else t.visible)
         chips.append(f'<span class="{cls}"{style} title="{escape(f"id {t.id} · {t.piece}")}">{shown}</span>')
     for t in tokens.tokens:
-        text = "special" if t.special else escape(t.visible) + (" (split character)" if t.partial and t.text else "")
+        text = w("special") if t.special else escape(t.visible) + (f" {w('split_char')}" if t.partial and t.text else "")
         rows.append(f'<tr><td>{t.id}</td><td class="l">{escape(t.piece)}</td><td class="l">{text}</td>'
                     f"<td>{t.start}:{t.end}</td></tr>")
-    body = (f'<div class="head">{tokens.count} tokens · {tokens.chars_per_token:.2f} characters per token · '
-            f'{escape(tokens.tokenizer)}</div><div class="text">{"".join(chips)}</div>'
-            '<table><tr><th>id</th><th class="l">piece (as stored)</th><th class="l">text</th><th>span</th></tr>'
-            f'{"".join(rows)}</table>')
+    head = w("tokens_head", n=tokens.count, cpt=tokens.chars_per_token, tokenizer=tokens.tokenizer)
+    body = (f'<div class="head">{escape(head)}</div><div class="text">{"".join(chips)}</div>'
+            f'<table><tr><th>id</th><th class="l">{w("piece")}</th><th class="l">{w("text")}</th>'
+            f'<th>{w("span")}</th></tr>{"".join(rows)}</table>')
     return wrap(body)
 
 
-def card_html(card) -> str:
-    rows = [
-        ("Parameters", f"{card.parameters:,} ({card.parameters / 1e6:,.1f} million)"),
-        ("Architecture", card.architecture),
-        ("Layers · heads · key-value heads · hidden", f"{card.layers} · {card.attention_heads} · "
-                                                      f"{card.key_value_heads} · {card.hidden_size}"),
-        ("Context", f"{card.context_length:,} tokens" if card.context_length else "unknown"),
-        ("Stored as", card.dtype),
-        ("Running as", f"{card.loaded['dtype']} on {card.loaded['device']}" if card.loaded else "not loaded (config only)"),
-        ("Vocabulary", f"model {card.model_vocab_size:,} · tokenizer {card.tokenizer_vocab_size:,}: {card.vocab_note}"),
-        ("Memory (weights)", " · ".join(f"{k} {human_size(v)}" for k, v in card.memory_bytes.items())),
-        ("Special tokens", ", ".join(f"{k} {v}" for k, v in card.special_tokens.items())),
-        ("Chat template", "yes" if card.has_chat_template else "no"),
-        ("Generation", card.defaults_sentence),
-    ]
-    warn = '<div class="warn">RANDOM WEIGHTS</div>' if card.random_weights else ""
-    table = "".join(f'<tr><th class="l">{escape(k)}</th><td class="l">{escape(str(v))}</td></tr>' for k, v in rows)
-    return wrap(f"<b>{escape(card.name)}</b>{warn}<table>{table}</table>")
+def _rows_table(rows: list[tuple[str, str]]) -> str:
+    return "".join(f'<tr><th class="l">{escape(k)}</th><td class="l">{escape(str(v))}</td></tr>' for k, v in rows)
 
 
-def score_html(score) -> str:
+def card_html(card, lang: str = "en") -> str:
+    warn = f'<div class="warn">{Words(lang)("random_short")}</div>' if card.random_weights else ""
+    return wrap(f"<b>{escape(card.name)}</b>{warn}<table>{_rows_table(card_rows(card, lang))}</table>")
+
+
+def score_html(score, lang: str = "en") -> str:
     """A scored text: tokens coloured by the model's probability; hover for rank and expectations."""
-    spans = [f'<span class="t" title="first token: nothing predicts it">{escape(score.first_token[1])}</span>']
+    w = Words(lang)
+    spans = [f'<span class="t" title="{w("first_token")}">{escape(score.first_token[1])}</span>']
     for s in score.steps:
         expected = ", ".join(f"{c.text!r} {pct(c.logprob)}" for c in s.top[:5])
-        title = f"model {pct(s.logprob)} · rank {s.rank or '?'} · entropy {_number(s.entropy)}\nexpected: {expected}"
+        title = (w("score_title", model=pct(s.logprob), rank=s.rank or "?", entropy=_number(s.entropy)) + "\n"
+                 + w("expected", alts=expected))
         spans.append(f'<span class="t" style="background:{_color(s.logprob)}" title="{escape(title)}">'
                      f"{escape(s.text)}</span>")
-    warn = '<div class="warn">RANDOM WEIGHTS</div>' if score.random_weights else ""
-    head = (f'<div class="head">{escape(score.model)} · {len(score.steps)} tokens scored · log-probability '
-            f"{score.logprob:.2f} · perplexity {score.perplexity:.2f} · colour: the model's probability</div>")
+    warn = f'<div class="warn">{w("random_short")}</div>' if score.random_weights else ""
+    head = w("score_head", model=score.model, n=len(score.steps), logprob=score.logprob, ppl=score.perplexity)
+    head = f'<div class="head">{escape(head)} · {w("colour_note")}</div>'
     return wrap(f'{head}{warn}<div class="text">{"".join(spans)}</div>')
 
 
-def comparison_html(comparison) -> str:
+def comparison_html(comparison, lang: str = "en") -> str:
     """Side by side: each text, then the cross table of log-probabilities."""
+    w = Words(lang)
+    random = f" ({w('random_short')})"
     cols = "".join(f'<th class="l">{escape(l)}</th>' for l in comparison.labels)
     texts = "".join(
-        f'<tr><th class="l">{escape(l)}{" (RANDOM WEIGHTS)" if r.random_weights else ""}</th>'
+        f'<tr><th class="l">{escape(l)}{random if r.random_weights else ""}</th>'
         f'<td class="l" style="white-space:pre-wrap">{escape(r.text)}</td></tr>'
         for l, r in zip(comparison.labels, comparison.results))
     cross = "".join(
         f'<tr><th class="l">{escape(l)}</th>' + "".join(
-            f'<td>{"impossible" if v == -math.inf else f"{v:.2f}"}</td>' for v in row) + "</tr>"
+            f'<td>{w("impossible") if v == -math.inf else f"{v:.2f}"}</td>' for v in row) + "</tr>"
         for l, row in zip(comparison.labels, comparison.cross_logprobs))
-    kind = comparison.kind[:-1]
-    return wrap(f'<div class="head">Comparison of {escape(comparison.kind)} · prompt: {escape(str(comparison.prompt))}'
-                 f'</div><table>{texts}</table><div class="head">log-probability of each text (rows) under each '
-                 f'{escape(kind)} (columns)</div><table><tr><th></th>{cols}</tr>{cross}</table>')
+    head = w("comparison_head", kind=w(comparison.kind), prompt=comparison.prompt)
+    return wrap(f'<div class="head">{escape(head)}</div><table>{texts}</table><div class="head">'
+                f'{escape(w("cross_head", kind=w(comparison.kind[:-1])))}</div>'
+                f'<table><tr><th></th>{cols}</tr>{cross}</table>')
 
 
-def conversation_html(conversation) -> str:
+def conversation_html(conversation, lang: str = "en") -> str:
     """The turns, then the exact prompt with its special tokens highlighted."""
+    w = Words(lang)
     turns = "".join(f'<tr><th class="l">{escape(m["role"])}</th><td class="l" style="white-space:pre-wrap">'
                     f'{escape(m["content"])}</td></tr>' for m in conversation.messages)
     view = conversation.template()
-    added = (f'<div class="head">The template adds a system message: {escape(view.added_system)}</div>'
+    added = (f'<div class="head">{escape(w("added_system", text=view.added_system))}</div>'
              if view.added_system else "")
-    return wrap(f'<div class="head">Conversation with {escape(conversation.lm.name)}</div><table>{turns}</table>'
-                 f'{added}<div class="head">The prompt the model reads:</div>' + tokens_html(conversation.tokens()))
+    head = w("conversation", model=conversation.lm.name, n=len(conversation.messages))
+    return wrap(f'<div class="head">{escape(head)}</div><table>{turns}</table>'
+                f'{added}<div class="head">{w("prompt_read")}</div>' + tokens_html(conversation.tokens(), lang))
 
 
-def tokenizer_comparison_html(comparison) -> str:
-    return "".join(tokens_html(r) for r in comparison.results)
+def tokenizer_comparison_html(comparison, lang: str = "en") -> str:
+    return "".join(tokens_html(r, lang) for r in comparison.results)
 
 
-def classification_html(c) -> str:
+def classification_html(c, lang: str = "en") -> str:
+    w = Words(lang)
     rows = "".join(f'<tr><td class="l">{escape(l)}</td><td>{p:.1%}</td><td class="l"><div style="background:#8ab;'
                    f'height:10px;width:{round(p * 200)}px"></div></td></tr>' for l, p in zip(c.labels, c.probs))
-    answer = (f'<div class="head">answer when asked: {escape(repr(c.generated))} → '
-              f'{escape(c.generated_label or "not a label")}</div>' if c.generated is not None else "")
+    answer = (f'<div class="head">{escape(w("answer_when_asked", text=c.generated, label=c.generated_label or w("not_a_label")))}'
+              "</div>" if c.generated is not None else "")
     return wrap(f"<b>{escape(c.method)}</b>: {escape(c.label)}<table>{rows}</table>{answer}")
 
 
-def evaluation_html(e) -> str:
-    head = f"<b>{escape(e.method)}</b>: accuracy {e.accuracy:.1%} on {e.examples} examples"
+def evaluation_html(e, lang: str = "en") -> str:
+    w = Words(lang)
+    head = escape(w("accuracy", method=e.method, acc=e.accuracy, n=e.examples))
     if e.invalid_rate is not None:
-        head += (f'<div class="head">generated answers: accuracy {e.generated_accuracy:.1%}, not a label '
-                 f"{e.invalid_rate:.1%}</div>")
+        head += f'<div class="head">{escape(w("generated_accuracy", acc=e.generated_accuracy, invalid=e.invalid_rate))}</div>'
     per_class = "".join(
         f'<tr><th class="l">{escape(l)}</th>' + "".join(f"<td>{e.per_class[l][k]:.1%}</td>" for k in
                                                          ("precision", "recall", "f1"))
@@ -229,14 +232,10 @@ def evaluation_html(e) -> str:
     confusion = "".join(f'<tr><th class="l">{escape(l)}</th>' + "".join(f"<td>{n}</td>" for n in row) + "</tr>"
                         for l, row in zip(e.labels, e.confusion))
     columns = "".join(f'<th class="l">{escape(l)}</th>' for l in e.labels)
-    return wrap(f"{head}<table><tr><th></th><th>precision</th><th>recall</th><th>f1</th><th>support</th></tr>"
-                 f'{per_class}</table><div class="head">confusion (rows: true, columns: predicted)</div>'
-                 f"<table><tr><th></th>{columns}</tr>{confusion}</table>")
+    return wrap(f"{head}<table><tr><th></th><th>{w('precision')}</th><th>{w('recall')}</th><th>f1</th>"
+                f"<th>{w('support')}</th></tr>{per_class}</table><div class=\"head\">{w('confusion')}</div>"
+                f"<table><tr><th></th>{columns}</tr>{confusion}</table>")
 
 
-def remote_card_html(card) -> str:
-    rows = [("Engine", f"{card.engine} at {card.url}"), ("Context", f"{card.context_length:,} tokens"
-                                                         if card.context_length else "not said"),
-            ("Log-probabilities", card.logprobs), ("Parameters it takes", ", ".join(card.takes))]
-    table = "".join(f'<tr><th class="l">{escape(k)}</th><td class="l">{escape(str(v))}</td></tr>' for k, v in rows)
-    return wrap(f"<b>{escape(card.name)}</b><table>{table}</table>")
+def remote_card_html(card, lang: str = "en") -> str:
+    return wrap(f"<b>{escape(card.name)}</b><table>{_rows_table(remote_card_rows(card, lang))}</table>")

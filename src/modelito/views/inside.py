@@ -10,7 +10,6 @@ from .html import wrap
 from .text import visible
 
 LENS_COLUMNS = 12  # positions shown in a terminal (the last ones)
-METHOD = {name: Words()(f"{name}_method") for name in ("lens", "attention", "attribution")}
 
 
 def _short(text: str, width: int = 8) -> str:
@@ -61,12 +60,13 @@ def _shade(p: float) -> str:
     return f"hsl(210,70%,{97 - int(45 * min(max(p, 0.0), 1.0))}%)"
 
 
-def lens_html(lens: Any) -> str:
+def lens_html(lens: Any, lang: str = "en") -> str:
+    w = Words(lang)
     tokens = [t.text for t in lens.tokens.tokens]
     head = "".join(f'<th class="l">{escape(visible(t))}</th>' for t in tokens)
     rows = []
     for layer in range(lens.layers, -1, -1):
-        name = "output" if layer == lens.layers else "embeddings" if layer == 0 else f"layer {layer}"
+        name = w("output") if layer == lens.layers else w("embeddings") if layer == 0 else f"{w('layer')} {layer}"
         cells = []
         for p in range(len(tokens)):
             alts = ", ".join(f"{t!r} {lens.top_probs[layer, p, k] * 100:.1f}%" for k, t in enumerate(
@@ -75,8 +75,8 @@ def lens_html(lens: Any) -> str:
             cells.append(f'<td class="l" style="background:{_shade(prob)}" title="{escape(alts)}">'
                          f'{escape(visible(lens.top_texts[layer][p][0]))}</td>')
         rows.append(f'<tr><th class="l">{name}</th>{"".join(cells)}</tr>')
-    body = (f'<div class="head">{escape(lens.model)} · {escape(METHOD["lens"])}; shade: the probability of the '
-            f'top guess; hover for the top {lens.top_ids.shape[2]}</div><div style="overflow-x:auto"><table>'
+    body = (f'<div class="head">{escape(lens.model)} · {escape(w("lens_method"))}; '
+            f'{escape(w("lens_shade", n=lens.top_ids.shape[2]))}</div><div style="overflow-x:auto"><table>'
             f'<tr><th></th>{head}</tr>{"".join(rows)}</table></div>')
     return wrap(body)
 
@@ -95,14 +95,15 @@ L.addEventListener('change',draw);H.addEventListener('change',draw);draw();})();
 """
 
 
-def attention_html(attention: Any) -> str:
+def attention_html(attention: Any, lang: str = "en") -> str:
+    w = Words(lang)
     layers, heads = attention.weights.shape[:2]
     tokens = [visible(t.text) for t in attention.tokens.tokens]
-    layer_options = "".join(f'<option value="{l}"{" selected" if l == layers - 1 else ""}>layer {l + 1}</option>'
+    layer_options = "".join(f'<option value="{l}"{" selected" if l == layers - 1 else ""}>{w("layer")} {l + 1}</option>'
                             for l in range(layers))
-    head_options = '<option value="mean">mean of heads</option>' + "".join(
-        f'<option value="{h}">head {h + 1}</option>' for h in range(heads))
-    body = (f'<div class="head">{escape(attention.model)} · {escape(METHOD["attention"])}</div>'
+    head_options = f'<option value="mean">{w("mean_heads")}</option>' + "".join(
+        f'<option value="{h}">{w("head")} {h + 1}</option>' for h in range(heads))
+    body = (f'<div class="head">{escape(attention.model)} · {escape(w("attention_method"))}</div>'
             f'<select class="layer">{layer_options}</select> <select class="headsel">{head_options}</select>'
             '<div style="overflow:auto"><table class="map" style="font-size:11px"></table></div>')
     data = {"tokens": tokens, "weights": [[[[round(float(x), 4) for x in row] for row in head] for head in layer]
@@ -110,10 +111,11 @@ def attention_html(attention: Any) -> str:
     return wrap(body, data, ATTENTION_SCRIPT)
 
 
-def attribution_html(attribution: Any) -> str:
+def attribution_html(attribution: Any, lang: str = "en") -> str:
+    w = Words(lang)
     top = max(float(attribution.scores.max()), 1e-9)
     spans = "".join(f'<span class="t" style="background:{_shade(float(s) / top)}" title="{float(s) * 100:.1f}%">'
                     f"{escape(t.text)}</span>" for t, s in zip(attribution.tokens.tokens, attribution.scores))
-    return wrap(f'<div class="head">{escape(attribution.model)} · {escape(METHOD["attribution"])}; target '
-                 f'{escape(repr(attribution.target_text))} (log-probability {attribution.target_logprob:.2f}); '
-                 f'shade: each token\'s share</div><div class="text">{spans}</div>')
+    target = w("target", text=attribution.target_text, logprob=attribution.target_logprob)
+    return wrap(f'<div class="head">{escape(attribution.model)} · {escape(w("attribution_method"))}; '
+                f'{escape(target)}; {escape(w("share_shade"))}</div><div class="text">{spans}</div>')

@@ -4,7 +4,7 @@ The notebook's `inspeccionar_probabilidades` printed one probability per token a
 whose it was. Here every row shows both: the model's probability (before any processing) and the
 sampler's (the distribution the token was actually drawn from), and marks tokens the sampler had
 removed from the alternatives. Every view takes `lang` ("en" or "es", `words.py`): `print()` speaks
-English, the command line the user's language.
+English unless `modelito.set_language("es")`; the command line passes the user's language.
 """
 
 from __future__ import annotations
@@ -115,8 +115,16 @@ def human_size(n: float) -> str:
 
 def format_card(card, lang: str = "en") -> str:
     """The model card as plain text: the notebook's `describir_modelo`, complete."""
+    lines = [card.name + (f"   [{Words(lang)('random_short')}]" if card.random_weights else "")]
+    rows = card_rows(card, lang)
+    width = max(len(k) for k, _ in rows)
+    lines += [f"  {k:<{width}}  {v}" for k, v in rows]
+    return "\n".join(lines)
+
+
+def card_rows(card, lang: str = "en") -> list[tuple[str, str]]:
+    """The card's (label, value) rows, for the text and the HTML view."""
     w = Words(lang)
-    lines = [card.name + (f"   [{w('random_short')}]" if card.random_weights else "")]
     rows = [
         ("parameters", f"{card.parameters:,} ({card.parameters / 1e6:,.1f} {w('million')})"),
         ("architecture", f"{card.architecture}: " + w("shape", layers=card.layers, heads=card.attention_heads,
@@ -131,9 +139,7 @@ def format_card(card, lang: str = "en") -> str:
         ("chat_template", w("yes") if card.has_chat_template else w("no_template")),
         ("generation", card.explain_defaults(lang)),
     ]
-    width = max(len(w(k)) for k, _ in rows)
-    lines += [f"  {w(k):<{width}}  {v}" for k, v in rows]
-    return "\n".join(lines)
+    return [(w(k), v) for k, v in rows]
 
 
 def format_score(score, lang: str = "en") -> str:
@@ -209,8 +215,13 @@ def format_conversation(conversation, lang: str = "en") -> str:
 
 
 def format_remote_card(card, lang: str = "en") -> str:
+    return "\n".join([card.name] + [f"  {k:<20} {v}" for k, v in remote_card_rows(card, lang)])
+
+
+def remote_card_rows(card, lang: str = "en") -> list[tuple[str, str]]:
+    """A remote engine's card as (label, value) rows, for the text and the HTML view."""
     w = Words(lang)
     rows = [("engine", w("engine_at", engine=card.engine, url=card.url)),
             ("context", f"{card.context_length:,} tokens" if card.context_length else w("context_unsaid")),
             ("logprobs", card.logprobs), ("takes", ", ".join(card.takes))]
-    return "\n".join([card.name] + [f"  {w(k):<20} {v}" for k, v in rows])
+    return [(w(k), v) for k, v in rows]
