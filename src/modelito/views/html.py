@@ -44,7 +44,7 @@ root.querySelectorAll('.t.sel').forEach(function(x){x.classList.remove('sel');})
 var s=data.steps[+t.dataset.q][+t.dataset.s];var names=data.stages;
 var w=data.words;
 var h='<b>'+esc(JSON.stringify(s.text))+'</b> · '+w.model+' '+pct(s.logprob)+' · '+w.sampler+' '+pct(s.sampling_logprob)+' · '+w.rank+' '+(s.rank||'?')+' · '+w.entropy+' '+(s.entropy===null?'n/a':s.entropy.toFixed(2)+' nats');
-h+='<table><tr><th class="l">'+w.token+'</th>'+names.map(function(n){return '<th>'+esc(n)+'</th>';}).join('')+'</tr>';
+h+='<table><tr><th class="l">'+w.token+'</th>'+names.map(function(n){return '<th>'+esc(n==='model'?w.model:n)+'</th>';}).join('')+'</tr>';
 s.top.forEach(function(c){h+='<tr><td class="l">'+esc(JSON.stringify(c.text))+'</td>'+c.stages.map(function(lp){return '<td class="'+(lp===null?'gone':'')+'">'+pct(lp)+'</td>';}).join('')+'</tr>';});
 pop.innerHTML=h+'</table>';});})();
 """
@@ -151,7 +151,8 @@ def tokens_html(tokens, lang: str = "en") -> str:
 
 
 def _rows_table(rows: list[tuple[str, str]]) -> str:
-    return "".join(f'<tr><th class="l">{escape(k)}</th><td class="l">{escape(str(v))}</td></tr>' for k, v in rows)
+    return "".join(f'<tr><th class="l">{escape(k[:1].upper() + k[1:])}</th><td class="l">{escape(str(v))}</td></tr>'
+                   for k, v in rows)
 
 
 def card_html(card, lang: str = "en") -> str:
