@@ -135,6 +135,18 @@ def test_a_chat_on_llama_cpp_equals_the_model_and_is_labelled(tiny_engine, tiny_
     assert json.loads(result.to_json())["sequences"][0]["steps"][0]["entropy"] is None  # absent, not invented
 
 
+def test_logit_bias_on_llama_cpp_equals_the_local_engine(tiny_engine, tiny_local):
+    """logit_bias means the same everywhere (added to a token's logit): llama.cpp's greedy answer under a bias
+    that turns the first token over equals modelito's own engine's (itself checked against transformers)."""
+    greedy = dict(do_sample=False, repetition_penalty=1.0, max_new_tokens=8)
+    plain = tiny_local.generate(MESSAGES, top_n=2, **greedy)
+    first, runner_up = plain.steps[0].token_id, plain.steps[0].top[1]
+    bias = {runner_up.token_id: plain.steps[0].logprob - runner_up.logprob + 1.0}
+    local = tiny_local.generate(MESSAGES, logit_bias=bias, **greedy)
+    assert local.sequences[0].token_ids[0] == runner_up.token_id != first
+    assert connect(tiny_engine.url).generate(MESSAGES, logit_bias=bias, **greedy).text == local.text
+
+
 def test_the_remote_trace_is_what_the_engine_returned(tiny_engine):
     """The same request sent by hand: modelito's steps hold the engine's numbers, unchanged."""
     remote = connect(tiny_engine.url)

@@ -15,7 +15,8 @@ from typing import Any, Iterator
 
 import httpx
 
-from .errors import ModelitoError
+from .errors import ModelitoError, ParameterError
+from .params import STAGES
 
 # modelito's parameter -> the request field most OpenAI-style servers read (OpenAI's own names).
 OPENAI = {"temperature": "temperature", "top_p": "top_p", "max_new_tokens": "max_tokens", "stop_strings": "stop",
@@ -41,25 +42,77 @@ class Engine:
     """Whether it returns several answers (`n`)."""
     defaults: dict[str, Any] = field(default_factory=dict)
     """Fields always sent, to make the engine behave as modelito's parameters say."""
+    differs: dict[str, str] = field(default_factory=dict)
+    """modelito's parameters that the engine has under the same name but defines otherwise: refused, with why."""
+    stages: dict[str, str] = field(default_factory=dict)
+    """modelito's sampler stages that the engine has, under its names, where a request can order them."""
 
+
+# OpenAI's own penalties and bias, which vLLM and OpenAI-style servers define as OpenAI does.
+OPENAI_PENALTIES = {"frequency_penalty": "frequency_penalty", "presence_penalty": "presence_penalty",
+                    "logit_bias": "logit_bias"}
+# llama.cpp keeps one window of recent tokens, prompt included, for all its penalties: its frequency and
+# presence penalties are not OpenAI's (which count the answer only).
+LLAMA_CPP_PENALTIES = ("llama.cpp counts the prompt too (its last repeat_last_n tokens), where OpenAI's penalty "
+                       "counts the answer only")
 
 ENGINES = {
-    # vLLM: sampling extras as fields of the request; --max-logprobs caps alternatives (default 20);
-    # --logprobs-mode says raw or processed, which a client cannot see: the caller says it.
-    "vllm": Engine("vllm", {**OPENAI, "top_k": "top_k", "min_p": "min_p", "repetition_penalty": "repetition_penalty",
-                            "min_new_tokens": "min_tokens"}, echo=True),
-    # llama-cpp-python's server: llama.cpp's names; n is ignored; its logprobs are the model's own.
+    # vLLM (vllm/entrypoints/openai/protocol.py): sampling extras as fields of the request; --max-logprobs
+    # caps alternatives (default 20); --logprobs-mode says raw or processed, which a client cannot see.
+    "vllm": Engine("vllm", {**OPENAI, **OPENAI_PENALTIES, "top_k": "top_k", "min_p": "min_p",
+                            "repetition_penalty": "repetition_penalty", "min_new_tokens": "min_tokens"}, echo=True),
+    # llama-cpp-python's server (llama_cpp/server/types.py): llama.cpp's names; n is ignored; its logprobs are
+    # the model's own. Its repeat_penalty counts the last 64 tokens (a server setting, not a request's).
     "llama-cpp-python": Engine("llama-cpp-python", {
         **{k: v for k, v in OPENAI.items() if k != "num_return_sequences"}, "top_k": "top_k", "min_p": "min_p",
-        "typical_p": "typical_p", "repetition_penalty": "repeat_penalty", "min_new_tokens": "min_tokens"},
-        logprobs="raw", echo=True, several=False),
-    # llama.cpp's own server (llama-server): probabilities before sampling unless post_sampling_probs.
+        "repetition_penalty": "repeat_penalty", "min_new_tokens": "min_tokens", "logit_bias": "logit_bias"},
+        logprobs="raw", echo=True, several=False,
+        differs={"frequency_penalty": LLAMA_CPP_PENALTIES, "presence_penalty": LLAMA_CPP_PENALTIES,
+                 "typical_p": "llama-cpp-python's server does not read typical_p from a request"}),
+    # llama.cpp's own server, llama-server (tools/server/server-schema.cpp): probabilities before sampling;
+    # the samplers modelito took from llama.cpp go back under their own names.
     "llama.cpp": Engine("llama.cpp", {
         **{k: v for k, v in OPENAI.items() if k != "num_return_sequences"}, "top_k": "top_k", "min_p": "min_p",
-        "typical_p": "typical_p", "repetition_penalty": "repeat_penalty"}, logprobs="raw", several=False),
+        "typical_p": "typical_p", "repetition_penalty": "repeat_penalty", "logit_bias": "logit_bias",
+        **{name: name for name in ("top_n_sigma", "xtc_probability", "xtc_threshold", "dynatemp_range",
+                                   "dynatemp_exponent", "dry_multiplier", "dry_base", "dry_allowed_length",
+                                   "dry_penalty_last_n", "dry_sequence_breakers", "mirostat_tau", "mirostat_eta")},
+        "sampler_order": "samplers"},
+        logprobs="raw", several=False,
+        differs={"frequency_penalty": LLAMA_CPP_PENALTIES, "presence_penalty": LLAMA_CPP_PENALTIES},
+        # common/sampling.cpp's names; llama.cpp puts temperature last unless told, transformers before top-k.
+        stages={"repetition_penalty": "penalties", "dry": "dry", "top_n_sigma": "top_n_sigma",
+                "temperature": "temperature", "top_k": "top_k", "top_p": "top_p", "min_p": "min_p",
+                "typical_p": "typ_p", "xtc": "xtc"}),
     "modelito": Engine("modelito", {}, logprobs="exact", max_logprobs=20),
-    "openai-compatible": Engine("openai-compatible", dict(OPENAI)),
+    "openai-compatible": Engine("openai-compatible", {**OPENAI, **OPENAI_PENALTIES}),
 }
+
+# More tokens than any text an engine holds: llama.cpp's windows this long count the whole text.
+WHOLE_TEXT = 1 << 17
+
+
+def wire(engine: Engine, name: str, value: Any, context_length: int | None) -> dict[str, Any]:
+    """One of modelito's (checked) parameters as the request fields the engine reads."""
+    if name in engine.differs:
+        raise ParameterError(name, value, f"unset with {engine.kind}: {engine.differs[name]}")
+    if name not in engine.fields:
+        raise ParameterError(name, value, f"unset with {engine.kind}: it takes {', '.join(sorted(engine.fields))}")
+    key = engine.fields[name]
+    if name == "logit_bias":  # OpenAI's shape, which every engine here reads: {"token id": bias}
+        return {key: {str(token): bias for token, bias in value}}
+    if name == "sampler_order" and engine.stages:  # the whole chain, in modelito's order (the engine uses no other)
+        order = tuple(value) + tuple(s for s in STAGES if s not in value)
+        return {key: [engine.stages[s] for s in order if s in engine.stages]}
+    if engine.kind == "llama.cpp":
+        whole = context_length or WHOLE_TEXT
+        if name == "repetition_penalty":  # transformers' penalty counts the whole text, not llama.cpp's last 64
+            return {key: value, "repeat_last_n": whole}
+        if name == "dry_penalty_last_n":  # modelito's 0 is the whole text; llama.cpp's 0 turns DRY off
+            return {key: value or whole}
+        if name == "mirostat_tau":  # llama.cpp turns mirostat on by version: modelito's is v2
+            return {"mirostat": 2 if value > 0 else 0, key: value}
+    return {key: list(value) if isinstance(value, tuple) else value}
 
 
 def engine_of(models: dict[str, Any]) -> Engine:
@@ -82,9 +135,10 @@ class TokenLogprob:
 
     text: str
     logprob: float
-    top: tuple[tuple[str, float], ...]
+    top: tuple[tuple[str, float, int], ...]
+    """(text, log-probability, token id or -1) of each alternative."""
     token_id: int = -1
-    """-1: the engine did not say."""
+    """-1: the engine did not say (llama.cpp's server says; OpenAI's shape has no ids)."""
 
 
 def token_logprobs(logprobs: Any) -> list[TokenLogprob]:
@@ -95,15 +149,19 @@ def token_logprobs(logprobs: Any) -> list[TokenLogprob]:
     if isinstance(logprobs, dict) and isinstance(logprobs.get("content"), list):
         return [TokenLogprob(
             text=str(e.get("token", "")), logprob=_lp(e.get("logprob")),
-            top=tuple((str(t.get("token", "")), _lp(t.get("logprob"))) for t in e.get("top_logprobs") or []),
-            token_id=e["id"] if isinstance(e.get("id"), int) else -1,
+            top=tuple((str(t.get("token", "")), _lp(t.get("logprob")), _id(t)) for t in e.get("top_logprobs") or []),
+            token_id=_id(e),
         ) for e in logprobs["content"]]
     tokens = logprobs.get("tokens") or []
     values = logprobs.get("token_logprobs") or [None] * len(tokens)
     tops = logprobs.get("top_logprobs") or [None] * len(tokens)
     return [TokenLogprob(text=str(t), logprob=_lp(v),
-                         top=tuple(sorted(((str(k), _lp(x)) for k, x in (top or {}).items()), key=lambda kv: -kv[1])))
+                         top=tuple(sorted(((str(k), _lp(x), -1) for k, x in (top or {}).items()), key=lambda kv: -kv[1])))
             for t, v, top in zip(tokens, values, tops)]
+
+
+def _id(entry: dict) -> int:
+    return entry["id"] if isinstance(entry.get("id"), int) and not isinstance(entry.get("id"), bool) else -1
 
 
 def _lp(value: Any) -> float:

@@ -22,7 +22,7 @@ from typing import Any, Iterator, Sequence
 
 import httpx
 
-from .engines import Client, Engine, NoLogprobs, RemoteError, TokenLogprob, engine_of, token_logprobs
+from .engines import Client, Engine, NoLogprobs, RemoteError, TokenLogprob, engine_of, token_logprobs, wire
 from .errors import ParameterError
 from .generation import Clock
 from .merge import resolve
@@ -245,17 +245,17 @@ class RemoteLM:
         engine = self.remote
         body: dict[str, Any] = {"model": self.name, "stream": True}
         sent = {n for n, s in params.sources.items() if s != ENGINE} | {"max_new_tokens"}
+        greedy = params.sources.get("do_sample") != ENGINE and not params.do_sample
+        if engine.stages and not greedy:
+            sent.add("sampler_order")  # so that it samples in modelito's order, even its default one
         for name in sorted(sent):
             value = getattr(params, name)
             if name in ("do_sample", "top_n", "eos_token_ids") and engine.kind != "modelito":
                 continue
             if name == "lens" and value and engine.kind != "modelito":
                 raise ParameterError("lens", value, f"False with {engine.kind}: {INTERNALS}")
-            if name not in engine.fields:
-                raise ParameterError(name, value, f"unset with {engine.kind}: it takes "
-                                     f"{', '.join(sorted(engine.fields))}")
-            body[engine.fields[name]] = list(value) if isinstance(value, tuple) else value
-        if engine.kind != "modelito" and params.sources.get("do_sample") != ENGINE and not params.do_sample:
+            body.update(wire(engine, name, value, self.context_length))
+        if engine.kind != "modelito" and greedy:
             body["temperature"] = 0  # greedy, in OpenAI's words
         if params.num_return_sequences > 1 and not engine.several:
             raise ParameterError("num_return_sequences", params.num_return_sequences, f"1 with {engine.kind} "
@@ -347,8 +347,9 @@ class RemoteLM:
         def split(lp: float) -> tuple[float, float]:
             return (NAN, lp) if processed else (lp, NAN)
 
-        top = tuple(Candidate(-1, text, *split(lp)) for text, lp in entry.top)
-        rank = next((r + 1 for r, (text, _) in enumerate(entry.top) if text == entry.text), 0)
+        top = tuple(Candidate(token, text, *split(lp)) for text, lp, token in entry.top)
+        rank = next((r + 1 for r, (text, _, token) in enumerate(entry.top)
+                     if (token == entry.token_id if token >= 0 else text == entry.text)), 0)
         return Step(index=index, token_id=entry.token_id, text=entry.text, logprob=split(entry.logprob)[0],
                     sampling_logprob=split(entry.logprob)[1], rank=rank, entropy=NAN, sampling_entropy=NAN, top=top)
 
