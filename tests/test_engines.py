@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from modelito import ParameterError
-from modelito.engines import ENGINES, wire
+from modelito.engines import ENGINES, WHOLE_TEXT, wire
 from modelito.params import spec_of
 from modelito.remote import connect
 from test_remote import CONVERTER, MESSAGES, need_llama
@@ -156,39 +156,74 @@ class Engine:
 def test_llama_server_gets_llamas_own_samplers_under_their_names():
     with Engine("llamacpp", reads=llama_server_reads() | LLAMA_SERVER_OPENAI) as engine:
         remote = connect(engine.url)
-        result = remote.generate(MESSAGES, do_sample=True, seed=3, xtc_probability=0.5, xtc_threshold=0.2,
-                                 dry_multiplier=0.8, dry_penalty_last_n=0, top_n_sigma=1.5, dynatemp_range=0.3,
-                                 mirostat_tau=5.0, repetition_penalty=1.2, logit_bias={7: 2.5}, max_new_tokens=4)
+        result = remote.generate(MESSAGES, do_sample=True, seed=3, xtc_probability=0.5, dry_multiplier=0.8,
+                                 top_n_sigma=1.5, dynatemp_range=0.3, repetition_penalty=1.2, logit_bias={7: 2.5},
+                                 max_new_tokens=4)
         body = engine.bodies[-1]
-        assert {k: body[k] for k in ("xtc_probability", "xtc_threshold", "dry_multiplier", "top_n_sigma",
-                                     "dynatemp_range", "mirostat_tau", "repeat_penalty", "seed")} == {
-            "xtc_probability": 0.5, "xtc_threshold": 0.2, "dry_multiplier": 0.8, "top_n_sigma": 1.5,
-            "dynatemp_range": 0.3, "mirostat_tau": 5.0, "repeat_penalty": 1.2, "seed": 3}
-        # llama.cpp's 0 turns DRY off where modelito's means the whole text; its penalties count the last 64
-        # tokens unless told otherwise; its mirostat is switched on by version.
-        assert (body["dry_penalty_last_n"], body["repeat_last_n"], body["mirostat"]) == (4096, 4096, 2)
+        assert {k: body[k] for k in ("xtc_probability", "dry_multiplier", "top_n_sigma", "dynatemp_range",
+                                     "repeat_penalty", "seed")} == {
+            "xtc_probability": 0.5, "dry_multiplier": 0.8, "top_n_sigma": 1.5, "dynatemp_range": 0.3,
+            "repeat_penalty": 1.2, "seed": 3}
+        # What the caller left alone goes with what it set, at modelito's values, so that llama.cpp's own
+        # defaults do not stand in: its DRY window is 64 tokens where modelito's 0 is the whole text (and
+        # llama.cpp's 0 turns DRY off); its penalties count the last 64 tokens unless told otherwise.
+        assert (body["dry_penalty_last_n"], body["repeat_last_n"]) == (WHOLE_TEXT, WHOLE_TEXT)
+        companions = ("dry_base", "dry_allowed_length", "dry_sequence_breakers", "xtc_threshold", "dynatemp_exponent")
+        defaults = {k: spec_of(k).default for k in companions}
+        assert {k: body[k] for k in companions} == {k: list(v) if isinstance(v, tuple) else v
+                                                    for k, v in defaults.items()}
+        assert result.params["sources"]["dry_base"] == "default" and result.params["sources"]["top_k"] == "engine"
         assert body["logit_bias"] == {"7": 2.5}
         # It samples in modelito's order (transformers': temperature before top-k), not llama.cpp's own.
         assert body["samplers"] == ["penalties", "dry", "top_n_sigma", "temperature", "top_k", "top_p", "min_p",
                                     "typ_p", "xtc"]
         remote.generate(MESSAGES, do_sample=True, sampler_order=["top_k", "xtc"], max_new_tokens=4)
         assert engine.bodies[-1]["samplers"][:3] == ["top_k", "xtc", "penalties"]
-        remote.generate(MESSAGES, do_sample=False, max_new_tokens=4)
-        assert "samplers" not in engine.bodies[-1] and engine.bodies[-1]["temperature"] == 0
+        # Greedy ignores the sampler's stages; llama.cpp's dynamic temperature would sample even at 0.
+        remote.generate(MESSAGES, do_sample=False, dynatemp_range=0.5, xtc_probability=0.5, max_new_tokens=4)
+        body = engine.bodies[-1]
+        assert body["temperature"] == 0 and not {"samplers", "dynatemp_range", "xtc_probability"} & set(body)
         # Its answers carry token ids: the trace keeps them, for the token and for its alternatives.
         step = result.steps[0]
         assert (step.token_id, [c.token_id for c in step.top], step.rank) == (42, [42, 9], 1)
 
 
-def test_llama_cpp_penalties_defined_otherwise_are_refused_with_why():
-    for owned_by in ("llamacpp", "me"):
-        with Engine(owned_by) as engine:
-            with pytest.raises(ParameterError, match="frequency_penalty=0.5 is not allowed: unset with .*counts the "
-                                                     "prompt too"):
-                connect(engine.url).generate(MESSAGES, frequency_penalty=0.5)
+def test_mirostat_on_llama_server_alone_or_refused():
+    """llama.cpp's mirostat keeps temperature and drops every other sampler (common/sampling.cpp)."""
+    with Engine("llamacpp", reads=llama_server_reads() | LLAMA_SERVER_OPENAI) as engine:
+        remote = connect(engine.url)
+        remote.generate(MESSAGES, do_sample=True, temperature=0.8, mirostat_tau=5.0, max_new_tokens=4)
+        body = engine.bodies[-1]
+        assert (body["mirostat"], body["mirostat_tau"]) == (2, 5.0) and "samplers" not in body
+        assert body["mirostat_eta"] == spec_of("mirostat_eta").default
+        with pytest.raises(ParameterError, match=r"mirostat_tau=5.0 .*while top_k, min_p are set: llama.cpp's "
+                                                 "mirostat replaces"):
+            remote.generate(MESSAGES, do_sample=True, mirostat_tau=5.0, top_k=40, min_p=0.05)
+        with pytest.raises(ParameterError, match="sampler_order=.*mirostat after temperature"):
+            remote.generate(MESSAGES, do_sample=True, mirostat_tau=5.0, sampler_order=["mirostat", "temperature"])
+
+
+def test_what_llama_cpp_defines_otherwise_is_refused_with_why():
+    with Engine("llamacpp") as engine:
+        remote = connect(engine.url)
+        with pytest.raises(ParameterError, match="frequency_penalty=0.5 is not allowed: 0.0 with llama.cpp: "
+                                                 "llama-server counts the prompt too"):
+            remote.generate(MESSAGES, frequency_penalty=0.5)
+        remote.generate(MESSAGES, frequency_penalty=0.0, max_new_tokens=2)  # off is off everywhere
+        assert "frequency_penalty" not in engine.bodies[-1]
     with Engine("me") as engine:
+        remote = connect(engine.url)
         with pytest.raises(ParameterError, match="typical_p=0.9 .*does not read typical_p"):
-            connect(engine.url).generate(MESSAGES, do_sample=True, typical_p=0.9)
+            remote.generate(MESSAGES, do_sample=True, typical_p=0.9)
+        with pytest.raises(ParameterError, match="repetition_penalty=1.2 .*never the prompt"):
+            remote.generate(MESSAGES, repetition_penalty=1.2)
+        with pytest.raises(ParameterError, match="logit_bias=.*while min_new_tokens is set: its server then drops "
+                                                 "both"):
+            remote.generate(MESSAGES, logit_bias={7: 1.0}, min_new_tokens=2)
+        # Its penalties count the answer (its last 64 tokens), as OpenAI's; 1.0 is its repeat penalty off.
+        remote.generate(MESSAGES, repetition_penalty=1.0, frequency_penalty=0.5, max_new_tokens=2)
+        body = engine.bodies[-1]
+        assert (body["repeat_penalty"], body["frequency_penalty"]) == (1.0, 0.5)
 
 
 @pytest.mark.parametrize("owned_by", ["vllm", "other"])

@@ -15,8 +15,8 @@ from typing import Any, Iterator
 
 import httpx
 
-from .errors import ModelitoError, ParameterError
-from .params import STAGES
+from .errors import ModelitoError, ParameterError, shown
+from .params import STAGES, spec_of
 
 # modelito's parameter -> the request field most OpenAI-style servers read (OpenAI's own names).
 OPENAI = {"temperature": "temperature", "top_p": "top_p", "max_new_tokens": "max_tokens", "stop_strings": "stop",
@@ -46,15 +46,18 @@ class Engine:
     """modelito's parameters that the engine has under the same name but defines otherwise: refused, with why."""
     stages: dict[str, str] = field(default_factory=dict)
     """modelito's sampler stages that the engine has, under its names, where a request can order them."""
+    companions: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Parameters sent with one the caller set, so that the engine reads modelito's values and not its own
+    defaults (llama.cpp's DRY window is 64 tokens, modelito's the whole text)."""
 
 
 # OpenAI's own penalties and bias, which vLLM and OpenAI-style servers define as OpenAI does.
 OPENAI_PENALTIES = {"frequency_penalty": "frequency_penalty", "presence_penalty": "presence_penalty",
                     "logit_bias": "logit_bias"}
-# llama.cpp keeps one window of recent tokens, prompt included, for all its penalties: its frequency and
+# llama-server keeps one window of recent tokens, prompt included, for all its penalties: its frequency and
 # presence penalties are not OpenAI's (which count the answer only).
-LLAMA_CPP_PENALTIES = ("llama.cpp counts the prompt too (its last repeat_last_n tokens), where OpenAI's penalty "
-                       "counts the answer only")
+LLAMA_SERVER_PENALTIES = ("llama-server counts the prompt too (its last repeat_last_n tokens), where OpenAI's "
+                          "penalty counts the answer only")
 
 ENGINES = {
     # vLLM (vllm/entrypoints/openai/protocol.py): sampling extras as fields of the request; --max-logprobs
@@ -62,12 +65,15 @@ ENGINES = {
     "vllm": Engine("vllm", {**OPENAI, **OPENAI_PENALTIES, "top_k": "top_k", "min_p": "min_p",
                             "repetition_penalty": "repetition_penalty", "min_new_tokens": "min_tokens"}, echo=True),
     # llama-cpp-python's server (llama_cpp/server/types.py): llama.cpp's names; n is ignored; its logprobs are
-    # the model's own. Its repeat_penalty counts the last 64 tokens (a server setting, not a request's).
+    # the model's own. Its penalties count the last 64 tokens it sampled, never the prompt (llama.py builds
+    # the sampler for each answer), which is OpenAI's definition for answers up to 64 tokens and never
+    # transformers' repetition penalty. It applies temperature last, after top-k, top-p and min-p.
     "llama-cpp-python": Engine("llama-cpp-python", {
-        **{k: v for k, v in OPENAI.items() if k != "num_return_sequences"}, "top_k": "top_k", "min_p": "min_p",
-        "repetition_penalty": "repeat_penalty", "min_new_tokens": "min_tokens", "logit_bias": "logit_bias"},
+        **{k: v for k, v in OPENAI.items() if k != "num_return_sequences"}, **OPENAI_PENALTIES, "top_k": "top_k",
+        "min_p": "min_p", "repetition_penalty": "repeat_penalty", "min_new_tokens": "min_tokens"},
         logprobs="raw", echo=True, several=False,
-        differs={"frequency_penalty": LLAMA_CPP_PENALTIES, "presence_penalty": LLAMA_CPP_PENALTIES,
+        differs={"repetition_penalty": "llama-cpp-python's repeat_penalty counts only the last 64 tokens it "
+                                       "generated, never the prompt, where transformers' counts the whole text",
                  "typical_p": "llama-cpp-python's server does not read typical_p from a request"}),
     # llama.cpp's own server, llama-server (tools/server/server-schema.cpp): probabilities before sampling;
     # the samplers modelito took from llama.cpp go back under their own names.
@@ -79,11 +85,14 @@ ENGINES = {
                                    "dry_penalty_last_n", "dry_sequence_breakers", "mirostat_tau", "mirostat_eta")},
         "sampler_order": "samplers"},
         logprobs="raw", several=False,
-        differs={"frequency_penalty": LLAMA_CPP_PENALTIES, "presence_penalty": LLAMA_CPP_PENALTIES},
+        differs={"frequency_penalty": LLAMA_SERVER_PENALTIES, "presence_penalty": LLAMA_SERVER_PENALTIES},
         # common/sampling.cpp's names; llama.cpp puts temperature last unless told, transformers before top-k.
         stages={"repetition_penalty": "penalties", "dry": "dry", "top_n_sigma": "top_n_sigma",
                 "temperature": "temperature", "top_k": "top_k", "top_p": "top_p", "min_p": "min_p",
-                "typical_p": "typ_p", "xtc": "xtc"}),
+                "typical_p": "typ_p", "xtc": "xtc"},
+        companions={"dry_multiplier": ("dry_base", "dry_allowed_length", "dry_penalty_last_n", "dry_sequence_breakers"),
+                    "xtc_probability": ("xtc_threshold",), "dynatemp_range": ("dynatemp_exponent",),
+                    "mirostat_tau": ("mirostat_eta",)}),
     "modelito": Engine("modelito", {}, logprobs="exact", max_logprobs=20),
     "openai-compatible": Engine("openai-compatible", {**OPENAI, **OPENAI_PENALTIES}),
 }
@@ -92,11 +101,19 @@ ENGINES = {
 WHOLE_TEXT = 1 << 17
 
 
+# llama.cpp's mirostat replaces the whole chain but temperature (common/sampling.cpp): these would be dropped.
+MIROSTAT_DROPS = ("repetition_penalty", "dry_multiplier", "top_n_sigma", "top_k", "top_p", "min_p", "typical_p",
+                  "xtc_probability", "dynatemp_range")
+
+
 def wire(engine: Engine, name: str, value: Any, context_length: int | None) -> dict[str, Any]:
     """One of modelito's (checked) parameters as the request fields the engine reads."""
-    if name in engine.differs:
-        raise ParameterError(name, value, f"unset with {engine.kind}: {engine.differs[name]}")
+    off = value == spec_of(name).default
+    if name in engine.differs and not off:
+        raise ParameterError(name, value, f"{shown(spec_of(name).default)} with {engine.kind}: {engine.differs[name]}")
     if name not in engine.fields:
+        if name in engine.differs:
+            return {}  # off, which the engine is too
         raise ParameterError(name, value, f"unset with {engine.kind}: it takes {', '.join(sorted(engine.fields))}")
     key = engine.fields[name]
     if name == "logit_bias":  # OpenAI's shape, which every engine here reads: {"token id": bias}
@@ -105,7 +122,7 @@ def wire(engine: Engine, name: str, value: Any, context_length: int | None) -> d
         order = tuple(value) + tuple(s for s in STAGES if s not in value)
         return {key: [engine.stages[s] for s in order if s in engine.stages]}
     if engine.kind == "llama.cpp":
-        whole = context_length or WHOLE_TEXT
+        whole = max(context_length or 0, WHOLE_TEXT)
         if name == "repetition_penalty":  # transformers' penalty counts the whole text, not llama.cpp's last 64
             return {key: value, "repeat_last_n": whole}
         if name == "dry_penalty_last_n":  # modelito's 0 is the whole text; llama.cpp's 0 turns DRY off
@@ -113,6 +130,27 @@ def wire(engine: Engine, name: str, value: Any, context_length: int | None) -> d
         if name == "mirostat_tau":  # llama.cpp turns mirostat on by version: modelito's is v2
             return {"mirostat": 2 if value > 0 else 0, key: value}
     return {key: list(value) if isinstance(value, tuple) else value}
+
+
+def refuse_combinations(engine: Engine, params: Any, sent: set[str]) -> None:
+    """Parameters that each mean the same on the engine but together do not: refused, with why."""
+    def given(names: tuple[str, ...]) -> list[str]:
+        return [n for n in names if n in sent and getattr(params, n) != spec_of(n).default]
+
+    if engine.kind == "llama.cpp" and "mirostat_tau" in given(("mirostat_tau",)):
+        dropped = given(MIROSTAT_DROPS)
+        if dropped:
+            raise ParameterError("mirostat_tau", params.mirostat_tau, f"0 with llama.cpp while {', '.join(dropped)} "
+                                 f"{'is' if len(dropped) == 1 else 'are'} set: llama.cpp's mirostat replaces every other sampler but temperature")
+        order = tuple(params.sampler_order)
+        if "mirostat" in order and order.index("mirostat") < (order.index("temperature") if "temperature" in order
+                                                               else len(order)):
+            raise ParameterError("sampler_order", list(order), "mirostat after temperature with llama.cpp (it "
+                                 "applies temperature, then mirostat)")
+    if engine.kind == "llama-cpp-python" and given(("logit_bias",)) and given(("min_new_tokens",)):
+        raise ParameterError("logit_bias", dict(params.logit_bias), "unset with llama-cpp-python while "
+                             "min_new_tokens is set: its server then drops both (llama.py joins them with "
+                             "list.extend, which returns None)")
 
 
 def engine_of(models: dict[str, Any]) -> Engine:

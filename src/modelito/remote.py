@@ -22,7 +22,8 @@ from typing import Any, Iterator, Sequence
 
 import httpx
 
-from .engines import Client, Engine, NoLogprobs, RemoteError, TokenLogprob, engine_of, token_logprobs, wire
+from .engines import (Client, Engine, NoLogprobs, RemoteError, TokenLogprob, engine_of, refuse_combinations,
+                      token_logprobs, wire)
 from .errors import ParameterError
 from .generation import Clock
 from .merge import resolve
@@ -167,6 +168,9 @@ class RemoteLM:
                          policy=policy)
         sources = {name: source if source in ("user", getattr(policy, "source", None)) else ENGINE
                    for name, source in params.sources.items()}
+        for lead, companions in self.remote.companions.items():  # sent with their lead: modelito's values
+            if sources.get(lead) != ENGINE:
+                sources.update({c: "default" for c in companions if sources.get(c) == ENGINE})
         return replace(params, sources=sources)
 
     # -- generation ---------------------------------------------------------------------------
@@ -244,10 +248,13 @@ class RemoteLM:
                                  "modelito's own engine, on local models")
         engine = self.remote
         body: dict[str, Any] = {"model": self.name, "stream": True}
-        sent = {n for n, s in params.sources.items() if s != ENGINE} | {"max_new_tokens"}
         greedy = params.sources.get("do_sample") != ENGINE and not params.do_sample
-        if engine.stages and not greedy:
+        # Greedy ignores the sampler's stages; an engine might not (llama.cpp's dynamic temperature samples).
+        ignored = set(params.inactive()) if greedy and engine.kind != "modelito" else set()
+        sent = {n for n, s in params.sources.items() if s != ENGINE} - ignored | {"max_new_tokens"}
+        if engine.stages and not greedy and not params.mirostat_tau:
             sent.add("sampler_order")  # so that it samples in modelito's order, even its default one
+        refuse_combinations(engine, params, sent)
         for name in sorted(sent):
             value = getattr(params, name)
             if name in ("do_sample", "top_n", "eos_token_ids") and engine.kind != "modelito":
