@@ -7,10 +7,8 @@ refuse what the real one would not read; the live llama.cpp tests are in test_re
 
 from __future__ import annotations
 
-import http.server
 import json
 import re
-import threading
 from typing import Any
 
 import pytest
@@ -19,6 +17,7 @@ from modelito import ParameterError
 from modelito.engines import ENGINES, WHOLE_TEXT, wire
 from modelito.params import spec_of
 from modelito.remote import connect
+from loopback import JSONHandler, Loopback
 from test_remote import CONVERTER, MESSAGES, need_llama
 
 # vLLM's ChatCompletionRequest and CompletionRequest fields (vllm/entrypoints/openai/protocol.py, at
@@ -78,7 +77,7 @@ def test_vllm_reads_every_field_modelito_sends_it():
 
 # -- engines on loopback ------------------------------------------------------------------------------------
 
-class Engine:
+class Engine(Loopback):
     """An engine of one kind ('vllm', 'llamacpp', 'me' for llama-cpp-python, 'other') on loopback: its
     /v1/models, its tokenizer endpoints as its source defines them, and a streamed one-token answer in its
     shape. It keeps every request body, and refuses a field its kind does not read (400)."""
@@ -87,26 +86,23 @@ class Engine:
         self.bodies: list[dict] = []
         engine = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
+        class Handler(JSONHandler):
             def do_GET(self):
                 model = {"id": "m", "object": "model", "owned_by": owned_by}
                 if owned_by == "vllm":
                     model["max_model_len"] = 4096
                 if owned_by == "llamacpp":
                     model["meta"] = {"n_ctx_train": 4096, "n_vocab": 4096}
-                self.send({"object": "list", "data": [model]})
+                self.send_json({"object": "list", "data": [model]})
 
             def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))))
+                body = self.read_json()
                 if self.path in ("/tokenize", "/detokenize"):
                     return self.tokenizer_endpoint(body)
                 engine.bodies.append(body)
                 unread = set(body) - reads if reads is not None else set()
                 if unread:
-                    return self.send({"error": {"message": f"unread fields {sorted(unread)}"}}, 400)
+                    return self.send_json({"error": {"message": f"unread fields {sorted(unread)}"}}, 400)
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
                 self.end_headers()
@@ -124,33 +120,18 @@ class Engine:
                 # vLLM (serving_tokenization.py): {"model", "prompt"} -> {"tokens", ...}, {"model", "tokens"} ->
                 # {"prompt"}.
                 if owned_by == "llamacpp" and self.path == "/tokenize" and "content" in body:
-                    return self.send({"tokens": tokenizer(body["content"], add_special_tokens=False).input_ids})
+                    return self.send_json({"tokens": tokenizer(body["content"], add_special_tokens=False).input_ids})
                 if owned_by == "llamacpp" and self.path == "/detokenize" and "tokens" in body:
-                    return self.send({"content": tokenizer.decode(body["tokens"])})
+                    return self.send_json({"content": tokenizer.decode(body["tokens"])})
                 if owned_by == "vllm" and self.path == "/tokenize" and {"model", "prompt"} <= set(body):
                     ids = tokenizer(body["prompt"], add_special_tokens=body.get("add_special_tokens", True)).input_ids
-                    return self.send({"count": len(ids), "max_model_len": 4096, "tokens": ids, "token_strs": None})
+                    return self.send_json({"count": len(ids), "max_model_len": 4096, "tokens": ids,
+                                           "token_strs": None})
                 if owned_by == "vllm" and self.path == "/detokenize" and {"model", "tokens"} <= set(body):
-                    return self.send({"prompt": tokenizer.decode(body["tokens"])})
-                self.send({"error": {"message": f"not {owned_by}'s {self.path}: {sorted(body)}"}}, 400)
+                    return self.send_json({"prompt": tokenizer.decode(body["tokens"])})
+                self.send_json({"error": {"message": f"not {owned_by}'s {self.path}: {sorted(body)}"}}, 400)
 
-            def send(self, data: dict, status: int = 200):
-                raw = json.dumps(data).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def __enter__(self) -> "Engine":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
+        super().__init__(Handler)
 
 
 def test_llama_server_gets_llamas_own_samplers_under_their_names():

@@ -3,14 +3,12 @@ converter, modelito's own server as a remote, and the faults a remote engine can
 
 from __future__ import annotations
 
-import http.server
 import json
 import math
 import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -19,6 +17,7 @@ import pytest
 
 import modelito
 from conftest import REQUIRE, ROOT, fixture_path
+from loopback import JSONHandler, Loopback
 from modelito import ParameterError
 from modelito.remote import NoLogprobs, RemoteError, connect
 from oracle import teacher_forced_logits
@@ -265,21 +264,16 @@ def test_the_cli_takes_a_url(tiny_engine, tiny_local, tmp_path):
 
 # -- faults -----------------------------------------------------------------------------------------------
 
-class FakeEngine:
+class FakeEngine(Loopback):
     """An OpenAI-compatible server on loopback that misbehaves as told: the faults a real engine can have."""
 
     def __init__(self, chunks: list[dict], close_after: int | None = None, hang: bool = False) -> None:
-        engine = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
+        class Handler(JSONHandler):
             def do_GET(self):
-                self._send({"object": "list", "data": [{"id": "fake", "object": "model", "owned_by": "vllm"}]})
+                self.send_json({"object": "list", "data": [{"id": "fake", "object": "model", "owned_by": "vllm"}]})
 
             def do_POST(self):
-                self.rfile.read(int(self.headers.get("content-length", 0)))
+                self.read_json()
                 if hang:
                     time.sleep(5)
                     return
@@ -295,20 +289,7 @@ class FakeEngine:
                     self.wfile.flush()
                 self.wfile.write(b"data: [DONE]\n\n")
 
-            def _send(self, data):
-                raw = json.dumps(data).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-        threading.Thread(target=engine.server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
+        super().__init__(Handler)
 
 
 def token_chunk(text: str, logprob: float | None = -0.5) -> dict:

@@ -16,7 +16,7 @@ from typing import Any, Iterator
 import httpx
 
 from .errors import ModelitoError, ParameterError, shown
-from .params import STAGES, spec_of
+from .params import spec_of, stage_order
 
 # modelito's parameter -> the request field most OpenAI-style servers read (OpenAI's own names).
 OPENAI = {"temperature": "temperature", "top_p": "top_p", "max_new_tokens": "max_tokens", "stop_strings": "stop",
@@ -119,8 +119,7 @@ def wire(engine: Engine, name: str, value: Any, context_length: int | None) -> d
     if name == "logit_bias":  # OpenAI's shape, which every engine here reads: {"token id": bias}
         return {key: {str(token): bias for token, bias in value}}
     if name == "sampler_order" and engine.stages:  # the whole chain, in modelito's order (the engine uses no other)
-        order = tuple(value) + tuple(s for s in STAGES if s not in value)
-        return {key: [engine.stages[s] for s in order if s in engine.stages]}
+        return {key: [engine.stages[s] for s in stage_order(value) if s in engine.stages]}
     if engine.kind == "llama.cpp":
         whole = max(context_length or 0, WHOLE_TEXT)
         if name == "repetition_penalty":  # transformers' penalty counts the whole text, not llama.cpp's last 64
@@ -141,12 +140,12 @@ def refuse_combinations(engine: Engine, params: Any, sent: set[str]) -> None:
         dropped = given(MIROSTAT_DROPS)
         if dropped:
             raise ParameterError("mirostat_tau", params.mirostat_tau, f"0 with llama.cpp while {', '.join(dropped)} "
-                                 f"{'is' if len(dropped) == 1 else 'are'} set: llama.cpp's mirostat replaces every other sampler but temperature")
-        order = tuple(params.sampler_order)
-        if "mirostat" in order and order.index("mirostat") < (order.index("temperature") if "temperature" in order
-                                                               else len(order)):
-            raise ParameterError("sampler_order", list(order), "mirostat after temperature with llama.cpp (it "
-                                 "applies temperature, then mirostat)")
+                                 f"{'is' if len(dropped) == 1 else 'are'} set: llama.cpp's mirostat replaces every "
+                                 "other sampler but temperature")
+        order = stage_order(params.sampler_order)
+        if order.index("mirostat") < order.index("temperature"):
+            raise ParameterError("sampler_order", list(params.sampler_order), "mirostat after temperature with "
+                                 "llama.cpp (it applies temperature, then mirostat)")
     if engine.kind == "llama-cpp-python" and given(("logit_bias",)) and given(("min_new_tokens",)):
         raise ParameterError("logit_bias", dict(params.logit_bias), "unset with llama-cpp-python while "
                              "min_new_tokens is set: its server then drops both (llama.py joins them with "
@@ -194,7 +193,8 @@ def token_logprobs(logprobs: Any) -> list[TokenLogprob]:
     values = logprobs.get("token_logprobs") or [None] * len(tokens)
     tops = logprobs.get("top_logprobs") or [None] * len(tokens)
     return [TokenLogprob(text=str(t), logprob=_lp(v),
-                         top=tuple(sorted(((str(k), _lp(x), -1) for k, x in (top or {}).items()), key=lambda kv: -kv[1])))
+                         top=tuple(sorted(((str(k), _lp(x), -1) for k, x in (top or {}).items()),
+                                          key=lambda kv: -kv[1])))
             for t, v, top in zip(tokens, values, tops)]
 
 

@@ -38,6 +38,11 @@ STAGE_ALIASES = {"temp": "temperature", "dynatemp": "temperature", "dynamic_temp
 MAX_LOGIT_BIAS = 300  # entries
 
 
+def stage_order(sampler_order: tuple[str, ...]) -> tuple[str, ...]:
+    """Every stage in the order a row runs them: those of sampler_order first, then the rest in STAGES' order."""
+    return tuple(sampler_order) + tuple(s for s in STAGES if s not in sampler_order)
+
+
 @dataclass(frozen=True)
 class Spec:
     """Everything an interface needs to know about one parameter. Built by `param(...)`."""

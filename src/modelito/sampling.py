@@ -14,7 +14,7 @@ from typing import Callable, Sequence
 
 import torch
 
-from .params import STAGES, GenerationParams
+from .params import GenerationParams, stage_order
 from .stages import (PAD_ID, Processor, RowState, dry, dynamic_temperature, epsilon_cutoff, eta_cutoff,
                      frequency_penalty, logit_bias, min_new_tokens, min_p, mirostat, mirostat_after, no_repeat_ngram,
                      presence_penalty, repetition_penalty, temperature, top_h, top_k, top_n_sigma, top_p, typical_p,
@@ -97,11 +97,6 @@ class Sampler:
         return tuple(self.stages[i].name for i in self.row_stages[row])
 
 
-def order_of(params: GenerationParams) -> tuple[str, ...]:
-    """A row's stage order: the stages of its sampler_order first, then the others in the default order."""
-    return tuple(params.sampler_order) + tuple(s for s in STAGES if s not in params.sampler_order)
-
-
 def make_sampler(rows: Sequence[Row], device: torch.device | str) -> Sampler:
     """The sampler of a batch whose rows have these parameters (the seed of a sampling row must be set)."""
     params = [r.params for r in rows]
@@ -175,7 +170,7 @@ def make_sampler(rows: Sequence[Row], device: torch.device | str) -> Sampler:
 
     # logit_bias first, always; then each group of rows with the same order, its stages for its rows alone.
     add("logit_bias", [bool(p.logit_bias) for p in params], lambda: logit_bias([p.logit_bias for p in params]), None)
-    orders = [order_of(p) for p in params]
+    orders = [stage_order(p.sampler_order) for p in params]
     for order in dict.fromkeys(orders):
         member = [o == order for o in orders]
         for stage in order:
