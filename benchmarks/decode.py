@@ -88,6 +88,11 @@ def run_theirs(model, ids: list[int], kwargs: dict, new_tokens: int, seed: int) 
     return elapsed
 
 
+def significant(value: float, digits: int = 3) -> float:
+    """`value` to `digits` significant digits: a test model's 0.0006 GB stays 0.0006, not 0.001 or 0."""
+    return float(f"{value:.{digits}g}")
+
+
 def read_bandwidth(gigabytes: float = 1.0, repetitions: int = 5) -> float:
     """GB/s of reading memory: summing a tensor far larger than any cache, best of a few."""
     data = torch.ones(int(gigabytes * 1e9 / 4))
@@ -132,10 +137,10 @@ def bench(lm, reference, model: str, dtype: str, strategy: str, repetitions: int
         "modelito_tokens_per_s": round(ours_tps, 3),
         "transformers_tokens_per_s": round(theirs_tps, 3),
         "ratio": round(ours_tps / theirs_tps, 3),
-        "weight_gb": round(weight_gb, 3),
+        "weight_gb": significant(weight_gb),
         "read_gbs": round(read_gbs, 1),
-        "fraction_of_read_bandwidth": round(ours_tps * weight_gb / read_gbs, 3),
-        "transformers_fraction": round(theirs_tps * weight_gb / read_gbs, 3),
+        "fraction_of_read_bandwidth": significant(ours_tps * weight_gb / read_gbs),
+        "transformers_fraction": significant(theirs_tps * weight_gb / read_gbs),
         "modelito_s": [round(t, 4) for t in ours],
         "transformers_s": [round(t, 4) for t in theirs],
         "torch": torch.__version__,

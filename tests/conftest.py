@@ -11,6 +11,8 @@ import pytest
 
 # No test may reach the network: hub ids must resolve from the local cache or fail clearly.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# The command line speaks the machine's language (LANG): the tests read its English unless they ask for Spanish.
+os.environ.setdefault("MODELITO_LANG", "en")
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(os.environ.get("MODELITO_FIXTURES", ROOT.parent / "shared" / "fixtures"))

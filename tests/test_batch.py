@@ -153,22 +153,37 @@ def test_a_cancelled_call_leaves_at_the_next_step_and_the_others_go_on(tiny_lm, 
         scheduler.close()
 
 
-def test_a_newcomer_gets_its_first_token_within_a_few_steps(tiny_lm, slow_forward):
+def test_a_newcomer_gets_its_first_token_within_a_few_steps(tiny_lm, slow_forward, monkeypatch):
     scheduler = Scheduler(tiny_lm, max_batch=8)
     try:
         for i in range(4):
             scheduler.submit(f"Hola {i}", lambda item: None, max_new_tokens=100, min_new_tokens=100, do_sample=False)
         while scheduler.steps < 5:
             time.sleep(0.01)
-        arrived = scheduler.steps
-        first = next(scheduler.stream("Una pregunta", max_new_tokens=5, do_sample=False))
-        assert first.step is not None and scheduler.steps - arrived <= 2
+        # Both moments on the scheduler's own count, as they happen: when the call is queued and when its
+        # first token is handed over (a slow test thread cannot stretch the difference).
+        queued, first = [], []
+        enqueue = scheduler._enqueue
+        monkeypatch.setattr(scheduler, "_enqueue", lambda item: (queued.append(scheduler.steps), enqueue(item)))
+
+        def deliver(event):
+            if event is not None and not first:
+                first.append((scheduler.steps, event))
+
+        scheduler.submit("Una pregunta", deliver, max_new_tokens=5, do_sample=False)
+        deadline = time.time() + 10
+        while not first:
+            assert time.time() < deadline
+            time.sleep(0.01)
+        (handed, event), = first
+        assert event.step is not None and handed - queued[0] <= 2
         assert scheduler.status()["running"] >= 4  # the others were still running
     finally:
         scheduler.close()
 
 
-def test_a_full_queue_says_busy(tiny_lm, slow_forward):
+def test_a_full_queue_says_busy(tiny_lm, monkeypatch):
+    gate = hold_forward(tiny_lm, monkeypatch, passing=1)  # the first call's decode waits: it stays running
     scheduler = Scheduler(tiny_lm, max_batch=1, max_waiting=2)
     try:
         scheduler.submit("Hola", lambda item: None, max_new_tokens=50, min_new_tokens=50, do_sample=False)
@@ -181,6 +196,7 @@ def test_a_full_queue_says_busy(tiny_lm, slow_forward):
         with pytest.raises(Busy, match="2 requests are waiting"):
             scheduler.submit("Hola", lambda item: None, max_new_tokens=5)
     finally:
+        gate.set()
         scheduler.close()
 
 
