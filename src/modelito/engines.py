@@ -16,7 +16,7 @@ from typing import Any, Iterator
 import httpx
 
 from .errors import ModelitoError, ParameterError, shown
-from .params import spec_of, stage_order
+from .params import is_int, spec_of, stage_order
 
 # modelito's parameter -> the request field most OpenAI-style servers read (OpenAI's own names).
 OPENAI = {"temperature": "temperature", "top_p": "top_p", "max_new_tokens": "max_tokens", "stop_strings": "stop",
@@ -40,8 +40,6 @@ class Engine:
     """Whether `/v1/completions` with `echo` returns the prompt's log-probabilities (prompt scoring)."""
     several: bool = True
     """Whether it returns several answers (`n`)."""
-    defaults: dict[str, Any] = field(default_factory=dict)
-    """Fields always sent, to make the engine behave as modelito's parameters say."""
     differs: dict[str, str] = field(default_factory=dict)
     """modelito's parameters that the engine has under the same name but defines otherwise: refused, with why."""
     stages: dict[str, str] = field(default_factory=dict)
@@ -136,7 +134,7 @@ def refuse_combinations(engine: Engine, params: Any, sent: set[str]) -> None:
     def given(names: tuple[str, ...]) -> list[str]:
         return [n for n in names if n in sent and getattr(params, n) != spec_of(n).default]
 
-    if engine.kind == "llama.cpp" and "mirostat_tau" in given(("mirostat_tau",)):
+    if engine.kind == "llama.cpp" and given(("mirostat_tau",)):
         dropped = given(MIROSTAT_DROPS)
         if dropped:
             raise ParameterError("mirostat_tau", params.mirostat_tau, f"0 with llama.cpp while {', '.join(dropped)} "
@@ -199,7 +197,7 @@ def token_logprobs(logprobs: Any) -> list[TokenLogprob]:
 
 
 def _id(entry: dict) -> int:
-    return entry["id"] if isinstance(entry.get("id"), int) and not isinstance(entry.get("id"), bool) else -1
+    return entry["id"] if is_int(entry.get("id")) else -1
 
 
 def _lp(value: Any) -> float:
